@@ -1,0 +1,333 @@
+"""The diary as one encrypted file: create, unlock, migrate, back up and rekey it.
+
+Files are only ever replaced whole: a new diary, a backup or a rekeyed copy is written under a
+temporary name in the same folder, flushed to disk, checked by opening it, and then moved into
+place with one atomic rename. A crash at any moment leaves the old file or the new one, never
+half of either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.pool import StaticPool
+from sqlcipher3 import dbapi2
+
+from docket.errors import DiaryExists, DiaryFileError, DiaryTooNew
+from docket.store import keys, sqlcipher
+from docket.store.schema import entry
+from docket.store.schema import meta as meta_table
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _temp_sibling(path: Path, purpose: str) -> Path:
+    return path.with_name(f".{path.name}.{purpose}-{secrets.token_hex(6)}")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_private_file(path: Path) -> None:
+    """Create an empty file only the owner can read, failing if it exists."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Enough to tell two copies of a diary apart: entry count and the last leaf hash."""
+
+    entries: int
+    last_leaf: bytes | None
+
+
+class DiaryFile:
+    """An unlocked diary file with its SQLAlchemy engine (one keyed connection)."""
+
+    def __init__(self, path: Path, material: sqlcipher.KeyMaterial) -> None:
+        self.path = path
+        self._material = material
+        self.engine = self._make_engine()
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, passphrase: str, meta: dict[str, str]) -> DiaryFile:
+        """Make a new diary at ``path``; it appears there only once complete."""
+        path = path.expanduser().absolute()
+        keys.check_new_passphrase(passphrase)
+        if path.exists():
+            raise DiaryExists(
+                f"A diary already exists at {path}.",
+                cause="It was created earlier; Docket never overwrites a diary.",
+                hint="Open it with your passphrase, or choose another path with --diary.",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        salt = keys.new_salt()
+        material = sqlcipher.KeyMaterial(keys.derive_key(passphrase, salt), salt, keys.CURRENT)
+        tmp = _temp_sibling(path, "creating")
+        _new_private_file(tmp)
+        try:
+            conn = sqlcipher.create_file(tmp, material)
+            conn.close()
+            creating = cls(tmp, material)
+            try:
+                creating._migrate(backup_first=False)
+                with creating.write() as c:
+                    c.execute(meta_table.insert(), [{"key": k, "value": v} for k, v in meta.items()])
+            finally:
+                creating.close()
+            sqlcipher.fsync_path(tmp)
+            # link() fails if the target appeared meanwhile: never clobber a diary.
+            try:
+                os.link(tmp, path)
+            except FileExistsError as exc:
+                raise DiaryExists(
+                    f"A diary appeared at {path} while this one was being created.",
+                    hint="Open that diary, or choose another path.",
+                ) from exc
+            _fsync_dir(path.parent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return cls(path, material)
+
+    @classmethod
+    def open(cls, path: Path, passphrase: str) -> DiaryFile:
+        path = path.expanduser().absolute()
+        material = sqlcipher.unlock(path, passphrase)
+        diary = cls(path, material)
+        try:
+            diary._migrate(backup_first=True)
+        except BaseException:
+            diary.close()
+            raise
+        return diary
+
+    def _make_engine(self) -> Engine:
+        path, material = self.path, self._material
+
+        def creator() -> Any:
+            return sqlcipher.connect(path, material)
+
+        engine = create_engine(
+            "sqlite://", module=dbapi2, creator=creator, poolclass=StaticPool
+        )
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("docket_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- transactions ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        with sqlcipher.translate_errors(self.path), self.engine.connect() as conn:
+            conn = conn.execution_options(docket_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with sqlcipher.translate_errors(self.path), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        with self.read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def _migrate(self, *, backup_first: bool) -> None:
+        current = self.revision()
+        head = head_revision()
+        if current == head:
+            return
+        script = ScriptDirectory.from_config(alembic_config())
+        if current is not None and script.get_revision(current) is None:
+            raise DiaryTooNew(
+                f"This diary was written by a newer version of Docket (schema {current}).",
+                cause="Docket on this computer is older than the one that last opened the diary.",
+                hint="Update Docket, then open the diary again. Nothing was changed.",
+            )
+        if backup_first and current is not None:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            self.backup(self.path.with_name(f"{self.path.name}.before-upgrade-{current}-{stamp}"))
+        with sqlcipher.translate_errors(self.path), self.engine.connect() as conn:
+            conn = conn.execution_options(docket_write=True)
+            command.upgrade(alembic_config(conn), head)
+            conn.commit()
+
+    # --- copies ------------------------------------------------------------------------------
+
+    def snapshot(self, conn: Connection | None = None) -> Snapshot:
+        def take(c: Connection) -> Snapshot:
+            row = c.execute(select(entry.c.seq, entry.c.leaf_hash).order_by(entry.c.seq.desc()))
+            last = row.first()
+            count = 0 if last is None else int(last.seq) + 1
+            return Snapshot(count, None if last is None else bytes(last.leaf_hash))
+
+        if conn is not None:
+            return take(conn)
+        with self.read() as c:
+            return take(c)
+
+    @contextlib.contextmanager
+    def _exported(self, target: Path, material: sqlcipher.KeyMaterial) -> Iterator[Snapshot]:
+        """Copy the diary into the new file ``target`` under ``material`` and check the copy.
+
+        A second connection holds the write lock from before the copy until the caller's block
+        ends, so no other window or process can write in between (the caller renames inside).
+        """
+        _new_private_file(target)
+        locker = sqlcipher.connect(self.path, self._material)
+        try:
+            with sqlcipher.translate_errors(self.path):
+                locker.execute("BEGIN IMMEDIATE")
+                snap = self.snapshot_raw(locker)
+                raw = self.engine.raw_connection()
+                try:
+                    dbapi_conn = raw.driver_connection
+                    sqlcipher.export_copy(
+                        dbapi_conn,
+                        target,
+                        material.key,
+                        material.salt,
+                        on_attached=lambda: dbapi_conn.execute(
+                            "PRAGMA backup_target.secure_delete = ON"
+                        ),
+                    )
+                finally:
+                    raw.close()
+                sqlcipher.fsync_path(target)
+                self._check_copy(target, material, snap)
+            yield snap
+        finally:
+            with contextlib.suppress(Exception):
+                locker.execute("ROLLBACK")
+            locker.close()
+
+    @staticmethod
+    def snapshot_raw(dbapi_conn: Any) -> Snapshot:
+        row = dbapi_conn.execute(
+            "SELECT seq, leaf_hash FROM entry ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return Snapshot(0, None) if row is None else Snapshot(int(row[0]) + 1, bytes(row[1]))
+
+    def _check_copy(self, target: Path, material: sqlcipher.KeyMaterial, snap: Snapshot) -> None:
+        conn = sqlcipher.connect(target, material, mode="ro")
+        try:
+            problems = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+            ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            copied = self.snapshot_raw(conn)
+        finally:
+            conn.close()
+        if problems or not ok or copied != snap:
+            raise DiaryFileError(
+                f"The copy written to {target.parent} did not check out, so it was not kept.",
+                cause="The disk may be full or failing.",
+                hint="Free some space or try another disk. Your diary itself is unchanged.",
+            )
+
+    def backup(self, target: Path) -> Snapshot:
+        """A one-file encrypted copy at ``target``, openable with the same passphrase."""
+        target = target.expanduser().absolute()
+        if target.exists():
+            raise DiaryExists(
+                f"{target} already exists; Docket will not overwrite it.",
+                hint="Choose a new name for the backup, or move the old one first.",
+            )
+        if target == self.path:
+            raise DiaryExists("A backup cannot be written over the diary itself.")
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = _temp_sibling(target, "backup")
+        try:
+            with self._exported(tmp, self._material) as snap:
+                try:
+                    os.link(tmp, target)
+                except FileExistsError as exc:
+                    raise DiaryExists(
+                        f"{target} appeared while the backup was being written."
+                    ) from exc
+                _fsync_dir(target.parent)
+            return snap
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def rekey(self, new_passphrase: str) -> None:
+        """Change the passphrase atomically: a new salt and key, a checked copy, one rename.
+
+        Until the rename the old passphrase opens the diary; after it, only the new one.
+        """
+        keys.check_new_passphrase(new_passphrase)
+        salt = keys.new_salt()
+        material = sqlcipher.KeyMaterial(
+            keys.derive_key(new_passphrase, salt), salt, keys.CURRENT
+        )
+        tmp = _temp_sibling(self.path, "rekey")
+        try:
+            with self._exported(tmp, material):
+                # Prove the new passphrase (not just the key) opens the copy before switching.
+                sqlcipher.unlock(tmp, new_passphrase)
+                os.replace(tmp, self.path)
+                _fsync_dir(self.path.parent)
+            self.engine.dispose()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._material = material
+        self.engine = self._make_engine()
+
+    def integrity_problems(self) -> list[str]:
+        """SQLCipher's page HMAC check and SQLite's structural check, as plain strings."""
+        raw = self.engine.raw_connection()
+        try:
+            with sqlcipher.translate_errors(self.path):
+                cur = raw.driver_connection
+                problems = [str(r[0]) for r in cur.execute("PRAGMA cipher_integrity_check")]
+                structure = [str(r[0]) for r in cur.execute("PRAGMA integrity_check")]
+        finally:
+            raw.close()
+        if structure != ["ok"]:
+            problems.extend(structure)
+        return problems

@@ -1,0 +1,132 @@
+"""The diary's tables as SQLAlchemy Core objects, mirroring the newest migration.
+
+``entry`` is the append-only log: every write adds one row and rows are never updated, except
+that a recorded redaction purges an entry's ``record`` (its hash stays). Every other table is a
+projection of the log kept for querying: the current version of each record, the identifier
+register, and the content-addressed chunks that hold evidence files.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+entry = Table(
+    "entry",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # leaf index, from 0
+    Column("type", Text, nullable=False),
+    Column("subject", Text, nullable=False),  # e.g. "incident/3"
+    Column("recorded_at", Text, nullable=False),  # device clock, UTC, RFC 3339
+    Column("corrects", Integer, nullable=True),  # seq of the entry this one changes
+    Column("reason", Text, nullable=True),
+    Column("salt", LargeBinary, nullable=False),  # 32 random bytes
+    Column("record", Text, nullable=True),  # canonical JSON; NULL once redacted
+    Column("leaf_hash", LargeBinary, nullable=False),  # SHA-256(0x00 || entry bytes)
+    Column("redacted_by", Integer, nullable=True),  # seq of the redaction entry
+)
+
+person = Table(
+    "person",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_seq", Integer, nullable=False),
+    Column("current_seq", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("relationship", Text, nullable=False),
+    Column("redacted", Boolean, nullable=False, default=False),
+)
+
+identifier = Table(
+    "identifier",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", Integer, ForeignKey("person.id"), nullable=False),
+    Column("kind", Text, nullable=False),  # phone | email | handle | vehicle
+    Column("platform", Text, nullable=False, default=""),
+    Column("value", Text, nullable=False),
+    UniqueConstraint("kind", "platform", "value", name="uq_identifier"),
+)
+
+incident = Table(
+    "incident",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_seq", Integer, nullable=False),
+    Column("current_seq", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("recorded_at", Text, nullable=False),  # when first written
+    Column("occurred_start", Text, nullable=False),  # UTC, RFC 3339
+    Column("occurred_end", Text, nullable=True),
+    Column("category", Text, nullable=False),
+    Column("channel", Text, nullable=True),
+    Column("redacted", Boolean, nullable=False, default=False),
+)
+
+incident_person = Table(
+    "incident_person",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incident.id"), nullable=False),
+    Column("person_id", Integer, ForeignKey("person.id"), nullable=False),
+    PrimaryKeyConstraint("incident_id", "person_id"),
+)
+
+blob = Table(
+    "blob",
+    metadata,
+    Column("sha256", LargeBinary, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("purged", Boolean, nullable=False, default=False),
+)
+
+blob_chunk = Table(
+    "blob_chunk",
+    metadata,
+    Column("blob_sha256", LargeBinary, ForeignKey("blob.sha256"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("chunk_sha256", LargeBinary, ForeignKey("chunk.sha256"), nullable=False),
+    PrimaryKeyConstraint("blob_sha256", "idx"),
+)
+
+chunk = Table(
+    "chunk",
+    metadata,
+    Column("sha256", LargeBinary, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+attachment = Table(
+    "attachment",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_seq", Integer, nullable=False),
+    Column("current_seq", Integer, nullable=False),
+    Column("incident_id", Integer, ForeignKey("incident.id"), nullable=True),
+    Column("sha256", LargeBinary, ForeignKey("blob.sha256"), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("original_name", Text, nullable=False),
+    Column("redacted", Boolean, nullable=False, default=False),
+)
