@@ -31,6 +31,7 @@ from docket.errors import (
 from docket.store import keys
 
 PAGE_SIZE = 4096
+APPLICATION_ID = 0x444B4554  # "DKET", in the (encrypted) SQLite header
 SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
 
 # (pragma, value set, value read back). Order matters: logging is silenced before the key is
@@ -204,6 +205,17 @@ def create_file(path: Path, material: KeyMaterial) -> DbapiConnection:
     conn = _raw_connect(path, mode="rw")
     _apply_key(conn, keys.sqlcipher_key_literal(material.key, material.salt))
     apply_safety_pragmas(conn, path)
+    # Write page 1 now, on this connection, so the file gets *our* salt (a later connection
+    # keyed without it would make SQLCipher choose a random one).
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    with path.open("rb") as fh:
+        if fh.read(keys.SALT_BYTES) != material.salt:
+            conn.close()
+            raise DiaryFileError(
+                f"The new diary at {path} could not be set up.",
+                cause="SQLCipher did not store the file salt Docket gave it.",
+                hint="Reinstall Docket; if it keeps happening, report it as a bug.",
+            )
     return conn
 
 

@@ -1,0 +1,385 @@
+"""The facade: everything a front end (CLI, web) can do with a diary, in one place.
+
+Each public method is one unit of work: it validates input, then runs in a single
+transaction, so a failure changes nothing. Front ends never touch the store directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from docket import __version__
+from docket.errors import (
+    AttachmentNotFound,
+    DiaryExists,
+    InputError,
+    NothingToChange,
+    RecordNotFound,
+    RecordRedacted,
+)
+from docket.jurisdictions import Jurisdiction
+from docket.jurisdictions import load as load_jurisdiction
+from docket.model import forms, identifiers, media, timeparse
+from docket.model.identifiers import Identifier
+from docket.model.records import IncidentData, PersonData
+from docket.model.views import AttachmentView, IncidentView, PersonView, Summary, VersionView
+from docket.store import blobs, records
+from docket.store.diary_file import DiaryFile, Snapshot
+from docket.store.records import IncidentFilter
+
+ProgressFn = Callable[[int], None]
+
+
+def _require_reason(reason: str, what: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InputError(
+            f"{what} needs a reason.",
+            cause="Every change is kept in the diary's history with its reason, so that anyone "
+            "reading it later can see why it changed.",
+            hint="Add --reason, for example --reason 'remembered the time more exactly'.",
+        )
+    return reason
+
+
+class Diary:
+    """An unlocked diary. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, file: DiaryFile) -> None:
+        self._file = file
+        with file.read() as conn:
+            self._meta = records.get_meta(conn)
+        self.jurisdiction: Jurisdiction = load_jurisdiction(self._meta["jurisdiction"])
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        passphrase: str,
+        *,
+        jurisdiction: str = "england-wales",
+        timezone: str | None = None,
+        region: str | None = None,
+    ) -> Diary:
+        j = load_jurisdiction(jurisdiction)
+        tz = timezone or j.default_timezone
+        timeparse.zone(tz)  # refuse an unknown zone before anything is written
+        meta = {
+            "diary_id": secrets.token_hex(16),
+            "jurisdiction": j.id,
+            "timezone": tz,
+            "region": (region or j.default_region).upper(),
+            "created_at": records.now_utc(),
+            "created_by": f"docket {__version__}",
+        }
+        file = DiaryFile.create(path, passphrase, meta)
+        diary = cls(file)
+        with file.write() as conn:
+            records.append(
+                conn,
+                type="diary.created",
+                subject="diary",
+                record={
+                    "diary_id": meta["diary_id"],
+                    "jurisdiction": meta["jurisdiction"],
+                    "timezone": meta["timezone"],
+                    "region": meta["region"],
+                    "software": meta["created_by"],
+                },
+            )
+        return diary
+
+    @classmethod
+    def open(cls, path: Path, passphrase: str) -> Diary:
+        return cls(DiaryFile.open(path, passphrase))
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Diary:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def timezone(self) -> str:
+        return self._meta["timezone"]
+
+    @property
+    def region(self) -> str:
+        return self._meta["region"]
+
+    @property
+    def diary_id(self) -> str:
+        return self._meta["diary_id"]
+
+    # --- incidents ------------------------------------------------------------------------
+
+    def add_incident(self, form: forms.IncidentInput) -> IncidentView:
+        data = forms.apply(form, self.timezone)
+        return self.add_incident_data(data)
+
+    def add_incident_data(self, data: IncidentData) -> IncidentView:
+        data.validate(self.jurisdiction)
+        with self._file.write() as conn:
+            incident_id = records.create_incident(conn, data)
+            return records.get_incident(conn, incident_id)
+
+    def edit_incident(self, incident_id: int, form: forms.IncidentInput, reason: str) -> IncidentView:
+        reason = _require_reason(reason, "A change")
+        if form.is_empty():
+            raise NothingToChange(
+                "Nothing to change was given.",
+                hint="Give the fields to change, for example --description '...'. "
+                "'docket edit --help' lists them.",
+            )
+        with self._file.write() as conn:
+            current = records.get_incident(conn, incident_id)
+            if current.data is None:
+                raise RecordRedacted(f"Incident {incident_id} was removed and cannot be edited.")
+            data = forms.apply(form, self.timezone, base=current.data)
+            data.validate(self.jurisdiction)
+            if data == current.data:
+                raise NothingToChange(
+                    f"Incident {incident_id} already says that; nothing was changed."
+                )
+            records.update_incident(conn, incident_id, data, reason)
+            return records.get_incident(conn, incident_id)
+
+    def incident(self, incident_id: int) -> IncidentView:
+        with self._file.read() as conn:
+            return records.get_incident(conn, incident_id)
+
+    def incidents(self, f: IncidentFilter | None = None) -> list[IncidentView]:
+        with self._file.read() as conn:
+            return records.list_incidents(conn, f or IncidentFilter())
+
+    def history(self, kind: str, record_id: int) -> list[VersionView]:
+        with self._file.read() as conn:
+            return records.history(conn, kind, record_id)
+
+    def redact(self, kind: str, record_id: int, reason: str) -> int:
+        """Remove a record's content for good; returns the redaction's log sequence number."""
+        reason = _require_reason(reason, "Removing something")
+        with self._file.write() as conn:
+            return records.redact(conn, kind, record_id, reason).seq
+
+    def date_range(self, start: str | None, end: str | None) -> tuple[str | None, str | None]:
+        """UTC bounds for a list filter: ``start`` inclusive, ``end`` inclusive of its day."""
+        lo = timeparse.utc_rfc3339(timeparse.parse(start, self.timezone).value) if start else None
+        hi = None
+        if end:
+            parsed = timeparse.parse(end, self.timezone, allow_future=True)
+            bound = parsed.value
+            if parsed.date_only:
+                bound = bound + (datetime(2000, 1, 2) - datetime(2000, 1, 1))
+            hi = timeparse.utc_rfc3339(bound)
+        return lo, hi
+
+    # --- people ---------------------------------------------------------------------------
+
+    def parse_identifiers(
+        self, phones: list[str], emails: list[str], handles: list[str], vehicles: list[str]
+    ) -> tuple[Identifier, ...]:
+        out = [identifiers.phone(p, self.region) for p in phones]
+        out += [identifiers.email(e) for e in emails]
+        out += [identifiers.handle(h) for h in handles]
+        out += [identifiers.vehicle(v) for v in vehicles]
+        return tuple(dict.fromkeys(out))
+
+    def add_person(self, data: PersonData) -> PersonView:
+        data.validate()
+        with self._file.write() as conn:
+            return records.get_person(conn, records.create_person(conn, data))
+
+    def edit_person(self, person_id: int, change: Callable[[PersonData], PersonData], reason: str) -> PersonView:
+        reason = _require_reason(reason, "A change")
+        with self._file.write() as conn:
+            current = records.get_person(conn, person_id)
+            if current.data is None:
+                raise RecordRedacted(f"Person {person_id} was removed and cannot be edited.")
+            data = change(current.data)
+            data.validate()
+            if data == current.data:
+                raise NothingToChange(f"Person {person_id} already says that; nothing was changed.")
+            records.update_person(conn, person_id, data, reason)
+            return records.get_person(conn, person_id)
+
+    def person(self, person_id: int) -> PersonView:
+        with self._file.read() as conn:
+            return records.get_person(conn, person_id)
+
+    def people(self) -> list[PersonView]:
+        with self._file.read() as conn:
+            return records.list_people(conn)
+
+    def resolve_person(self, ref: str) -> int:
+        """A person's id from an id, a name, or one of their identifiers."""
+        ref = ref.strip()
+        with self._file.read() as conn:
+            if ref.isdigit():
+                records.get_person(conn, int(ref))
+                return int(ref)
+            ids = records.find_people_by_name(conn, ref)
+            if len(ids) == 1:
+                return ids[0]
+            if len(ids) > 1:
+                raise InputError(
+                    f"More than one person is called {ref!r}.",
+                    hint="Use their number instead: " + ", ".join(map(str, ids)) + ".",
+                )
+            for kind in ("phone", "email", "vehicle"):
+                with contextlib.suppress(InputError):
+                    ident = identifiers.parse(kind, ref, self.region)
+                    found = records.person_for_identifier(conn, ident.kind, ident.value)
+                    if found is not None:
+                        return found
+        raise RecordNotFound(
+            f"Nobody called {ref!r} is in the register.",
+            hint="'docket person list' shows the register; 'docket person add' adds someone.",
+        )
+
+    def usual_person(self) -> int | None:
+        """The one person responsible, when there is exactly one (the default for new entries)."""
+        with self._file.read() as conn:
+            ids = records.person_ids_by_role(conn, "responsible")
+        return ids[0] if len(ids) == 1 else None
+
+    # --- evidence files -------------------------------------------------------------------
+
+    def attach(
+        self,
+        file: Path,
+        *,
+        incident_id: int | None,
+        obtained: str = "",
+        note: str = "",
+        progress: ProgressFn | None = None,
+    ) -> AttachmentView:
+        file = file.expanduser()
+        if not file.is_file():
+            raise AttachmentNotFound(
+                f"There is no file at {file}.",
+                cause="The path is mistyped, or the file was moved or is on a disk not plugged in.",
+                hint="Check the path; you can drag the file into the terminal to fill it in.",
+                details={"file": str(file)},
+            )
+        try:
+            stream = file.open("rb")
+        except OSError as exc:
+            raise AttachmentNotFound(
+                f"The file {file} could not be read.",
+                cause=exc.strerror,
+                hint="Check that you are allowed to read it.",
+            ) from exc
+        with stream:
+            media_type = media.sniff(stream.read(media.HEAD_BYTES))
+            stream.seek(0)
+            with self._file.write() as conn:
+                attachment_id = records.add_attachment(
+                    conn,
+                    stream,
+                    name=file.name,
+                    media_type=media_type,
+                    incident_id=incident_id,
+                    obtained=obtained.strip(),
+                    note=note.strip(),
+                    progress=progress,
+                )
+                return records.get_attachment(conn, attachment_id)
+
+    def attachment(self, attachment_id: int) -> AttachmentView:
+        with self._file.read() as conn:
+            return records.get_attachment(conn, attachment_id)
+
+    def attachments(self) -> list[AttachmentView]:
+        with self._file.read() as conn:
+            return records.list_attachments(conn)
+
+    def iter_attachment(self, attachment_id: int) -> Iterator[bytes]:
+        with self._file.read() as conn:
+            view = records.get_attachment(conn, attachment_id)
+            if view.redacted:
+                raise RecordRedacted(f"The file in attachment {attachment_id} was removed by you.")
+            yield from blobs.iter_blob(conn, bytes.fromhex(view.sha256))
+
+    def save_attachment(self, attachment_id: int, out: Path) -> Path:
+        """Write the original bytes to ``out``, which must not exist (written whole or not at all)."""
+        out = out.expanduser()
+        if out.exists():
+            raise DiaryExists(f"{out} already exists; Docket will not overwrite it.",
+                              hint="Choose a new file name.")
+        tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                for piece in self.iter_attachment(attachment_id):
+                    fh.write(piece)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, out)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return out
+
+    # --- the diary as a whole -------------------------------------------------------------
+
+    def summary(self) -> Summary:
+        with self._file.read() as conn:
+            c = records.counts(conn)
+            first, latest, by_cat = records.incident_span(conn)
+        days = None
+        if latest:
+            then = datetime.fromisoformat(latest.replace("Z", "+00:00"))
+            days = max(0, (datetime.now(UTC) - then).days)
+        return Summary(
+            path=str(self.path),
+            diary_id=self.diary_id,
+            jurisdiction=self.jurisdiction.name,
+            created_at=self._meta["created_at"],
+            entries=c["entries"],
+            incidents=c["incidents"],
+            people=c["people"],
+            attachments=c["attachments"],
+            evidence_bytes=c["evidence_bytes"],
+            redactions=c["redactions"],
+            first_incident=first,
+            latest_incident=latest,
+            days_since_latest=days,
+            by_category=by_cat,
+        )
+
+    def change_passphrase(self, new_passphrase: str) -> None:
+        self._file.rekey(new_passphrase)
+
+    def backup(self, target: Path) -> Snapshot:
+        return self._file.backup(target)
+
+    def default_backup_path(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
+        return self.path.with_name(f"{self.path.stem}-backup-{stamp}{self.path.suffix}")
+
+    def check_file(self) -> list[str]:
+        """Page-level checks of the encrypted file (HMAC of every page, SQLite structure)."""
+        return self._file.integrity_problems()
+
+
+def replace_person(data: PersonData, **changes: object) -> PersonData:
+    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,119 @@
+"""Evidence bytes inside the diary: content-addressed chunks (SHA-256), written and read as
+streams so that a 2 GB video never sits in memory whole.
+
+A blob is an ordered list of chunks; identical chunks are stored once. Purging a blob (a
+recorded redaction) deletes its chunks unless another live blob still uses them; with
+``secure_delete`` on, SQLite zeroes the freed space inside the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from docket.store.schema import blob, blob_chunk, chunk
+
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: bytes
+    size: int
+    chunk_count: int
+    already_present: bool
+
+
+def put_stream(
+    conn: Connection,
+    stream: BinaryIO,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> StoredBlob:
+    """Store everything read from ``stream``; memory use is one chunk, whatever the size."""
+    whole = hashlib.sha256()
+    chunk_hashes: list[bytes] = []
+    size = 0
+    insert_chunk = sqlite_insert(chunk).on_conflict_do_nothing(index_elements=["sha256"])
+    while True:
+        data = stream.read(chunk_size)
+        if not data:
+            break
+        whole.update(data)
+        digest = hashlib.sha256(data).digest()
+        conn.execute(insert_chunk, {"sha256": digest, "data": data})
+        chunk_hashes.append(digest)
+        size += len(data)
+        if progress is not None:
+            progress(size)
+    sha = whole.digest()
+    existing = conn.execute(select(blob.c.purged).where(blob.c.sha256 == sha)).first()
+    if existing is not None and not existing.purged:
+        return StoredBlob(sha, size, len(chunk_hashes), already_present=True)
+    if existing is None:
+        conn.execute(
+            insert(blob).values(sha256=sha, size=size, chunk_count=len(chunk_hashes), purged=False)
+        )
+    else:  # the same bytes were redacted before and are being added again, deliberately
+        conn.execute(update(blob).where(blob.c.sha256 == sha).values(purged=False))
+    if chunk_hashes:
+        conn.execute(
+            insert(blob_chunk),
+            [{"blob_sha256": sha, "idx": i, "chunk_sha256": h} for i, h in enumerate(chunk_hashes)],
+        )
+    return StoredBlob(sha, size, len(chunk_hashes), already_present=False)
+
+
+def iter_blob(conn: Connection, sha256: bytes) -> Iterator[bytes]:
+    """Yield the blob's bytes chunk by chunk, checking each chunk's hash as it goes."""
+    rows = conn.execute(
+        select(blob_chunk.c.idx, blob_chunk.c.chunk_sha256)
+        .where(blob_chunk.c.blob_sha256 == sha256)
+        .order_by(blob_chunk.c.idx)
+    ).all()
+    for row in rows:
+        data = conn.execute(select(chunk.c.data).where(chunk.c.sha256 == row.chunk_sha256)).scalar()
+        if data is None or hashlib.sha256(data).digest() != row.chunk_sha256:
+            raise BlobDamaged(sha256, row.idx)
+        yield bytes(data)
+
+
+class BlobDamaged(Exception):
+    """A chunk is missing or its bytes no longer match its hash."""
+
+    def __init__(self, sha256: bytes, idx: int) -> None:
+        super().__init__(f"chunk {idx} of {sha256.hex()} is missing or changed")
+        self.sha256 = sha256
+        self.idx = idx
+
+
+def is_available(conn: Connection, sha256: bytes) -> bool:
+    row = conn.execute(select(blob.c.purged).where(blob.c.sha256 == sha256)).first()
+    return row is not None and not row.purged
+
+
+def purge(conn: Connection, sha256: bytes) -> int:
+    """Remove a blob's bytes, keeping its hash and size. Returns how many chunks were deleted."""
+    chunk_hashes = [
+        r[0]
+        for r in conn.execute(
+            select(blob_chunk.c.chunk_sha256).where(blob_chunk.c.blob_sha256 == sha256)
+        )
+    ]
+    conn.execute(delete(blob_chunk).where(blob_chunk.c.blob_sha256 == sha256))
+    conn.execute(update(blob).where(blob.c.sha256 == sha256).values(purged=True))
+    removed = 0
+    for h in set(chunk_hashes):
+        still_used = conn.execute(
+            select(exists().where(and_(blob_chunk.c.chunk_sha256 == h)))
+        ).scalar()
+        if not still_used:
+            conn.execute(delete(chunk).where(chunk.c.sha256 == h))
+            removed += 1
+    return removed
