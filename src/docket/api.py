@@ -233,9 +233,10 @@ class Diary:
         """A person's id from an id, a name, or one of their identifiers."""
         ref = ref.strip()
         with self._file.read() as conn:
-            if ref.isdigit():
-                records.get_person(conn, int(ref))
-                return int(ref)
+            if ref.isdigit() and len(ref) <= 6:
+                with contextlib.suppress(RecordNotFound):
+                    records.get_person(conn, int(ref))
+                    return int(ref)
             ids = records.find_people_by_name(conn, ref)
             if len(ids) == 1:
                 return ids[0]

@@ -183,7 +183,8 @@ class DiaryFile:
         if current == head:
             return
         script = ScriptDirectory.from_config(alembic_config())
-        if current is not None and script.get_revision(current) is None:
+        known = {r.revision for r in script.walk_revisions()}
+        if current is not None and current not in known:
             raise DiaryTooNew(
                 f"This diary was written by a newer version of Docket (schema {current}).",
                 cause="Docket on this computer is older than the one that last opened the diary.",
@@ -319,15 +320,19 @@ class DiaryFile:
         self.engine = self._make_engine()
 
     def integrity_problems(self) -> list[str]:
-        """SQLCipher's page HMAC check and SQLite's structural check, as plain strings."""
+        """SQLCipher's HMAC check of every page, then SQLite's structural check, as plain
+        strings; an empty list means the file is sound. Damage is reported, never raised."""
         raw = self.engine.raw_connection()
         try:
-            with sqlcipher.translate_errors(self.path):
-                cur = raw.driver_connection
+            cur = raw.driver_connection
+            try:
                 problems = [str(r[0]) for r in cur.execute("PRAGMA cipher_integrity_check")]
-                structure = [str(r[0]) for r in cur.execute("PRAGMA integrity_check")]
+                if not problems:
+                    structure = [str(r[0]) for r in cur.execute("PRAGMA integrity_check")]
+                    if structure != ["ok"]:
+                        problems.extend(structure)
+            except dbapi2.Error as exc:
+                problems = [f"the file could not be read through: {exc}"]
         finally:
             raw.close()
-        if structure != ["ok"]:
-            problems.extend(structure)
         return problems

@@ -1,0 +1,82 @@
+"""A diary written at an earlier schema opens, is backed up first, and loses nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from docket.api import Diary
+from docket.errors import DiaryTooNew
+from docket.store.diary_file import DiaryFile, head_revision
+from docket.store.records import IncidentFilter
+from tests.fixtures.make_schema_0001 import INCIDENTS, PASSPHRASE, PEOPLE
+
+FIXTURE = Path(__file__).parent / "fixtures" / "diary-schema-0001.docket"
+
+
+@pytest.fixture
+def old(tmp_path: Path) -> Path:
+    target = tmp_path / "old.docket"
+    shutil.copy(FIXTURE, target)
+    return target
+
+
+def leaves(f: DiaryFile) -> list[bytes]:
+    with f.read() as conn:
+        return [bytes(r[0]) for r in conn.execute(text("SELECT leaf_hash FROM entry ORDER BY seq"))]
+
+
+def test_fixture_is_at_0001() -> None:
+    assert head_revision() != "0001"
+
+
+def test_old_diary_upgrades_with_nothing_lost(old: Path) -> None:
+    with Diary.open(old, PASSPHRASE) as d:
+        assert d._file.revision() == head_revision()
+        incidents = d.incidents()
+        assert [i.data.description for i in incidents if i.data] == [
+            x["description"] for x in INCIDENTS
+        ]
+        assert [p.data.name for p in d.people() if p.data] == [p["name"] for p in PEOPLE]
+        # the new incident_person table was filled from the old records
+        assert [i.id for i in d.incidents(IncidentFilter(person_id=1))] == [1, 2]
+        assert d.resolve_person("07700 900001") == 1
+        assert d.summary().entries == 1 + len(PEOPLE) + len(INCIDENTS)
+        upgraded_leaves = leaves(d._file)
+    backups = sorted(old.parent.glob("old.docket.before-upgrade-0001-*"))
+    assert len(backups) == 1
+    backup = DiaryFile.open.__func__  # type: ignore[attr-defined]
+    del backup
+    # the backup is the untouched old diary: same passphrase, old schema, same log
+    from docket.store import sqlcipher
+
+    material = sqlcipher.unlock(backups[0], PASSPHRASE)
+    raw = DiaryFile(backups[0], material)
+    try:
+        assert raw.revision() == "0001"
+        assert leaves(raw) == upgraded_leaves
+    finally:
+        raw.close()
+
+
+def test_second_open_does_not_back_up_again(old: Path) -> None:
+    Diary.open(old, PASSPHRASE).close()
+    Diary.open(old, PASSPHRASE).close()
+    assert len(list(old.parent.glob("old.docket.before-upgrade-*"))) == 1
+
+
+def test_diary_from_newer_docket_is_refused_untouched(old: Path) -> None:
+    Diary.open(old, PASSPHRASE).close()
+    from docket.store import sqlcipher
+
+    f = DiaryFile(old, sqlcipher.unlock(old, PASSPHRASE))
+    with f.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    f.close()
+    before = old.read_bytes()
+    with pytest.raises(DiaryTooNew):
+        Diary.open(old, PASSPHRASE)
+    assert old.read_bytes() == before
