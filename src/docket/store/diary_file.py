@@ -131,10 +131,25 @@ class DiaryFile:
         diary = cls(path, material)
         try:
             diary._migrate(backup_first=True)
+            diary._remove_stale_temps()
         except BaseException:
             diary.close()
             raise
         return diary
+
+    def _remove_stale_temps(self) -> None:
+        """Delete encrypted temp copies left by a crash during a rekey or backup.
+
+        Only while holding the write lock: a rekey in progress elsewhere holds it throughout.
+        """
+        stale = list(self.path.parent.glob(f".{self.path.name}.rekey-*"))
+        stale += list(self.path.parent.glob(f".{self.path.name}.creating-*"))
+        if not stale:
+            return
+        with self.write():
+            for p in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
 
     def _make_engine(self) -> Engine:
         path, material = self.path, self._material
