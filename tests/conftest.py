@@ -38,7 +38,9 @@ def cli_env(tmp_path: Path, diary_path: Path) -> dict[str, str]:
     home.mkdir(exist_ok=True)
     tmp.mkdir(exist_ok=True)
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("DOCKET_") and k != "XDG_CONFIG_HOME"
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DOCKET_") and k != "XDG_CONFIG_HOME"
     }
     env.update(
         HOME=str(home),
@@ -63,5 +65,7 @@ def run_cli(
         timeout=120,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"docket {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"docket {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc

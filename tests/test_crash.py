@@ -29,7 +29,10 @@ pytestmark = pytest.mark.slow
 def writer(mode: str, diary: Path, arg: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.writer", mode, str(diary), arg],
-        env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -80,10 +83,29 @@ def test_sigkill_during_cli_add(diary_path: Path, cli_env: dict[str, str]) -> No
     acked: dict[int, str] = {}
     for rnd in range(15):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "docket", "add", "--json", "-c", "CON", "--occurred",
-             "01/11/2026 10:00", "-d", f"cli-{rnd}", "--tag", "t", "--witness", "W",
-             "--effect", "distress"],
-            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "docket",
+                "add",
+                "--json",
+                "-c",
+                "CON",
+                "--occurred",
+                "01/11/2026 10:00",
+                "-d",
+                f"cli-{rnd}",
+                "--tag",
+                "t",
+                "--witness",
+                "W",
+                "--effect",
+                "distress",
+            ],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         time.sleep(0.3 + rng.random() * 1.5)
         proc.send_signal(signal.SIGKILL)
@@ -95,8 +117,9 @@ def test_sigkill_during_cli_add(diary_path: Path, cli_env: dict[str, str]) -> No
     assert acked, "no CLI write completed; lengthen the delays"
 
 
-def test_sigkill_during_large_attach(diary_path: Path, cli_env: dict[str, str],
-                                     tmp_path: Path) -> None:
+def test_sigkill_during_large_attach(
+    diary_path: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
     Diary.create(diary_path, PASSPHRASE).close()
     big = tmp_path / "video.mp4"
     with big.open("wb") as fh:
@@ -114,9 +137,12 @@ def test_sigkill_during_large_attach(diary_path: Path, cli_env: dict[str, str],
             assert len(atts) >= completed
             with d._file.read() as conn:
                 blobs_ = conn.execute(text("SELECT count(*) FROM blob")).scalar()
-                orphans = conn.execute(text(
-                    "SELECT count(*) FROM chunk WHERE sha256 NOT IN "
-                    "(SELECT chunk_sha256 FROM blob_chunk)")).scalar()
+                orphans = conn.execute(
+                    text(
+                        "SELECT count(*) FROM chunk WHERE sha256 NOT IN "
+                        "(SELECT chunk_sha256 FROM blob_chunk)"
+                    )
+                ).scalar()
             assert blobs_ == (1 if atts else 0)
             assert orphans == 0  # no half-stored file left behind
             for a in atts:
@@ -131,9 +157,16 @@ def test_sigkill_during_passphrase_change(diary_path: Path, cli_env: dict[str, s
         from docket.model.forms import IncidentInput
 
         for i in range(300):
-            d.add_incident(IncidentInput(category="CON", occurred="01/11/2026 10:00",
-                                         description=f"keep {i}", tags=["t"], witnesses=["W"],
-                                         effects=["distress"]))
+            d.add_incident(
+                IncidentInput(
+                    category="CON",
+                    occurred="01/11/2026 10:00",
+                    description=f"keep {i}",
+                    tags=["t"],
+                    witnesses=["W"],
+                    effects=["distress"],
+                )
+            )
     acked = {i + 1: f"keep {i}" for i in range(300)}
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     current = PASSPHRASE
@@ -148,7 +181,8 @@ def test_sigkill_during_passphrase_change(diary_path: Path, cli_env: dict[str, s
         except WrongPassphrase:
             assert not done, "an acknowledged passphrase change did not take effect"
             check_acked(diary_path, acked, current)
-        assert sorted(p.name for p in diary_path.parent.iterdir()
-                      if not p.name.startswith(".")) == [diary_path.name]
+        assert sorted(
+            p.name for p in diary_path.parent.iterdir() if not p.name.startswith(".")
+        ) == [diary_path.name]
     # reopening cleared any temporary copy left by the kills
     assert [p.name for p in diary_path.parent.iterdir()] == [diary_path.name]

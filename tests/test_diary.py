@@ -156,8 +156,16 @@ def test_log_entries_are_canonical_and_hash_as_stored(diary: Diary, diary_path: 
         rows = conn.execute(text("SELECT * FROM entry ORDER BY seq")).all()
     assert [r.seq for r in rows] == list(range(len(rows)))
     for r in rows:
-        e = Entry(r.seq, r.type, r.subject, r.recorded_at, json.loads(r.record), bytes(r.salt),
-                  r.corrects, r.reason)
+        e = Entry(
+            r.seq,
+            r.type,
+            r.subject,
+            r.recorded_at,
+            json.loads(r.record),
+            bytes(r.salt),
+            r.corrects,
+            r.reason,
+        )
         assert e.leaf_hash() == bytes(r.leaf_hash)
         assert len(r.salt) == 32
         assert e.encode().decode().startswith('{"clock":"device"')
@@ -207,8 +215,9 @@ def test_attachment_to_missing_incident_changes_nothing(diary: Diary, tmp_path: 
         assert conn.execute(text("SELECT count(*) FROM chunk")).scalar() == 0
 
 
-def test_redaction_purges_bytes_but_keeps_the_leaf(diary: Diary, diary_path: Path,
-                                                   tmp_path: Path) -> None:
+def test_redaction_purges_bytes_but_keeps_the_leaf(
+    diary: Diary, diary_path: Path, tmp_path: Path
+) -> None:
     marker = "PURGEMARKER-7c1e"
     iid = add(diary, description=f"intimate {marker}")
     diary.edit_incident(iid, IncidentInput(description=f"still {marker} here"), "more")
@@ -260,8 +269,9 @@ def test_list_filters(diary: Diary) -> None:
     add(diary, category="CON", occurred="01/11/2026 10:00", people=[pid])
     add(diary, category="LOI", occurred="05/11/2026 10:00")
     lo, hi = diary.date_range("02/11/2026", "05/11/2026")
-    assert [v.data.category for v in diary.incidents(IncidentFilter(start_utc=lo, end_utc=hi))
-            if v.data] == ["LOI"]
+    assert [
+        v.data.category for v in diary.incidents(IncidentFilter(start_utc=lo, end_utc=hi)) if v.data
+    ] == ["LOI"]
     assert len(diary.incidents(IncidentFilter(category="CON"))) == 1
     assert len(diary.incidents(IncidentFilter(person_id=pid))) == 1
 

@@ -13,8 +13,9 @@ from tests.conftest import run_cli
 from tests.helpers.checks import files_containing
 
 
-def test_marker_never_reaches_disk_in_plaintext(tmp_path: Path, diary_path: Path,
-                                               cli_env: dict[str, str]) -> None:
+def test_marker_never_reaches_disk_in_plaintext(
+    tmp_path: Path, diary_path: Path, cli_env: dict[str, str]
+) -> None:
     marker = f"LEAKMARKER{secrets.token_hex(8)}"
     needle = marker.encode()
     watched = [diary_path.parent, Path(cli_env["HOME"]), Path(cli_env["TMPDIR"])]
@@ -24,18 +25,48 @@ def test_marker_never_reaches_disk_in_plaintext(tmp_path: Path, diary_path: Path
     evidence.write_bytes(b"\x89PNG\r\n\x1a\n" + (marker.encode() + b"\n") * 200_000)  # ~5 MB
 
     run_cli(["init"], cli_env, check=True)
-    run_cli(["person", "add", f"Person {marker}", "--description", marker,
-             "--handle", f"instagram:{marker}"], cli_env, check=True)
-    run_cli(["add", "-c", "THR", "--occurred", "yesterday 21:00", "-d", f"said {marker}",
-             "--exact-words", marker, "--private-notes", marker, "--place", marker],
-            cli_env, check=True)
+    run_cli(
+        [
+            "person",
+            "add",
+            f"Person {marker}",
+            "--description",
+            marker,
+            "--handle",
+            f"instagram:{marker}",
+        ],
+        cli_env,
+        check=True,
+    )
+    run_cli(
+        [
+            "add",
+            "-c",
+            "THR",
+            "--occurred",
+            "yesterday 21:00",
+            "-d",
+            f"said {marker}",
+            "--exact-words",
+            marker,
+            "--private-notes",
+            marker,
+            "--place",
+            marker,
+        ],
+        cli_env,
+        check=True,
+    )
     run_cli(["attach", str(evidence), "--incident", "1", "--note", marker], cli_env, check=True)
     run_cli(["edit", "1", "--reason", marker, "-d", f"edited {marker}"], cli_env, check=True)
     shown = run_cli(["show", "1"], cli_env, check=True)
     assert marker in shown.stdout  # the marker really is in the diary
     run_cli(["backup", str(diary_path.parent / "backup.docket")], cli_env, check=True)
-    run_cli(["passphrase", "change"], {**cli_env, "DOCKET_NEW_PASSPHRASE": "new passphrase 2"},
-            check=True)
+    run_cli(
+        ["passphrase", "change"],
+        {**cli_env, "DOCKET_NEW_PASSPHRASE": "new passphrase 2"},
+        check=True,
+    )
     cli_env["DOCKET_PASSPHRASE"] = "new passphrase 2"
     assert files_containing(watched, needle) == []
 
@@ -43,7 +74,9 @@ def test_marker_never_reaches_disk_in_plaintext(tmp_path: Path, diary_path: Path
     holder = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.hold_open", str(diary_path), marker],
         env={**cli_env, "PYTHONPATH": str(Path(__file__).parents[1])},
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).parents[1],
     )
     assert holder.stdout is not None and holder.stdin is not None

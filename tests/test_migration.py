@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from docket.api import Diary
 from docket.errors import DiaryTooNew
-from docket.store.diary_file import DiaryFile, head_revision
+from docket.store.diary_file import SCHEMA_HEAD, DiaryFile, head_revision
 from docket.store.records import IncidentFilter
 from tests.fixtures.make_schema_0001 import INCIDENTS, PASSPHRASE, PEOPLE
 
@@ -29,8 +29,8 @@ def leaves(f: DiaryFile) -> list[bytes]:
         return [bytes(r[0]) for r in conn.execute(text("SELECT leaf_hash FROM entry ORDER BY seq"))]
 
 
-def test_fixture_is_at_0001() -> None:
-    assert head_revision() != "0001"
+def test_schema_head_constant_matches_migrations() -> None:
+    assert head_revision() == SCHEMA_HEAD != "0001"
 
 
 def test_old_diary_upgrades_with_nothing_lost(old: Path) -> None:

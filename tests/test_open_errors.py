@@ -30,8 +30,13 @@ def digest(p: Path) -> str:
 def filled(diary_path: Path) -> Path:
     with Diary.create(diary_path, PASSPHRASE) as d:
         for i in range(200):
-            d.add_incident(IncidentInput(category="CON", occurred="01/11/2026 10:00",
-                                         description=f"entry {i} " + "x" * 300))
+            d.add_incident(
+                IncidentInput(
+                    category="CON",
+                    occurred="01/11/2026 10:00",
+                    description=f"entry {i} " + "x" * 300,
+                )
+            )
     return diary_path
 
 
@@ -91,10 +96,9 @@ def test_truncated_on_page_boundary(filled: Path) -> None:
     data = filled.read_bytes()
     filled.write_bytes(data[: len(data) // 2 // 4096 * 4096])
     before = digest(filled)
-    with pytest.raises(DiaryDamaged):
-        with Diary.open(filled, PASSPHRASE) as d:
-            d.incidents()
-            assert d.check_file() == []  # must not be reached
+    with pytest.raises(DiaryDamaged), Diary.open(filled, PASSPHRASE) as d:
+        d.incidents()
+        assert d.check_file() == []  # must not be reached
     assert digest(filled) == before
 
 
@@ -103,10 +107,9 @@ def test_corrupted_byte_in_a_data_page(filled: Path) -> None:
     data[len(data) // 2] ^= 0x01
     filled.write_bytes(bytes(data))
     before = digest(filled)
-    with pytest.raises(DiaryDamaged) as info:
-        with Diary.open(filled, PASSPHRASE) as d:
-            d.incidents()
-            assert d.check_file() == []  # must not be reached
+    with pytest.raises(DiaryDamaged) as info, Diary.open(filled, PASSPHRASE) as d:
+        d.incidents()
+        assert d.check_file() == []  # must not be reached
     assert "damaged" in info.value.message
     assert digest(filled) == before
 

@@ -14,8 +14,9 @@ NEW = "a different long passphrase"
 
 def fill(d: Diary, tmp_path: Path) -> list[dict[str, object]]:
     for i in range(30):
-        d.add_incident(IncidentInput(category="CON", occurred="01/11/2026 10:00",
-                                     description=f"incident {i}"))
+        d.add_incident(
+            IncidentInput(category="CON", occurred="01/11/2026 10:00", description=f"incident {i}")
+        )
     f = tmp_path / "photo.jpg"
     f.write_bytes(b"\xff\xd8\xff" + b"p" * 2_500_000)
     d.attach(f, incident_id=1)

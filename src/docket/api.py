@@ -141,7 +141,9 @@ class Diary:
             incident_id = records.create_incident(conn, data)
             return records.get_incident(conn, incident_id)
 
-    def edit_incident(self, incident_id: int, form: forms.IncidentInput, reason: str) -> IncidentView:
+    def edit_incident(
+        self, incident_id: int, form: forms.IncidentInput, reason: str
+    ) -> IncidentView:
         reason = _require_reason(reason, "A change")
         if form.is_empty():
             raise NothingToChange(
@@ -208,7 +210,9 @@ class Diary:
         with self._file.write() as conn:
             return records.get_person(conn, records.create_person(conn, data))
 
-    def edit_person(self, person_id: int, change: Callable[[PersonData], PersonData], reason: str) -> PersonView:
+    def edit_person(
+        self, person_id: int, change: Callable[[PersonData], PersonData], reason: str
+    ) -> PersonView:
         reason = _require_reason(reason, "A change")
         with self._file.write() as conn:
             current = records.get_person(conn, person_id)
@@ -321,11 +325,13 @@ class Diary:
             yield from blobs.iter_blob(conn, bytes.fromhex(view.sha256))
 
     def save_attachment(self, attachment_id: int, out: Path) -> Path:
-        """Write the original bytes to ``out``, which must not exist (written whole or not at all)."""
+        """Write the original bytes to ``out`` (which must not exist), whole or not at all."""
         out = out.expanduser()
         if out.exists():
-            raise DiaryExists(f"{out} already exists; Docket will not overwrite it.",
-                              hint="Choose a new file name.")
+            raise DiaryExists(
+                f"{out} already exists; Docket will not overwrite it.",
+                hint="Choose a new file name.",
+            )
         tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
         try:
             fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

@@ -19,8 +19,16 @@ def assert_log_consistent(diary: Diary) -> int:
     for r in rows:
         if r.record is None:
             continue
-        e = Entry(r.seq, r.type, r.subject, r.recorded_at, json.loads(r.record), bytes(r.salt),
-                  r.corrects, r.reason)
+        e = Entry(
+            r.seq,
+            r.type,
+            r.subject,
+            r.recorded_at,
+            json.loads(r.record),
+            bytes(r.salt),
+            r.corrects,
+            r.reason,
+        )
         assert e.leaf_hash() == bytes(r.leaf_hash), f"entry {r.seq} does not hash as stored"
     return len(rows)
 

@@ -1,5 +1,7 @@
 """Hold a diary open in the middle of a write transaction that contains MARKER, until told
-to go on (a line on stdin); then commit and exit. Usage: python -m tests.helpers.hold_open DIARY MARKER"""
+to go on (a line on stdin); then commit and exit.
+
+Usage: python -m tests.helpers.hold_open DIARY MARKER"""
 
 from __future__ import annotations
 
@@ -17,8 +19,12 @@ def main() -> None:
     path, marker = Path(sys.argv[1]), sys.argv[2]
     with Diary.open(path, os.environ["DOCKET_PASSPHRASE"]) as diary, diary._file.write() as conn:
         for i in range(50):
-            data = forms.apply(IncidentInput(category="THR", occurred="now",
-                                             description=f"open {marker} {i}" * 20), diary.timezone)
+            data = forms.apply(
+                IncidentInput(
+                    category="THR", occurred="now", description=f"open {marker} {i}" * 20
+                ),
+                diary.timezone,
+            )
             records.create_incident(conn, data)
         print("READY", flush=True)
         sys.stdin.readline()

@@ -19,9 +19,15 @@ def main() -> None:
         i = 0
         while True:
             v = diary.add_incident(
-                IncidentInput(category="CON", occurred="01/11/2026 10:00",
-                              description=f"{arg}-{i}", tags=[f"t{i}"], witnesses=[f"W {i}"],
-                              effects=["distress"], private_notes="n" * (i % 500))
+                IncidentInput(
+                    category="CON",
+                    occurred="01/11/2026 10:00",
+                    description=f"{arg}-{i}",
+                    tags=[f"t{i}"],
+                    witnesses=[f"W {i}"],
+                    effects=["distress"],
+                    private_notes="n" * (i % 500),
+                )
             )
             if i % 7 == 3:
                 diary.edit_incident(v.id, IncidentInput(description=f"{arg}-{i}-edited"), "e")

@@ -16,8 +16,9 @@ from docket.jurisdictions import load as load_jurisdiction
 from docket.model.views import Summary
 
 
-def _create(state: State, new_passphrase_file: Path | None, jurisdiction: str | None,
-            timezone: str | None) -> Diary:
+def _create(
+    state: State, new_passphrase_file: Path | None, jurisdiction: str | None, timezone: str | None
+) -> Diary:
     s = state.settings
     secret = passphrase.new(new_passphrase_file, env_name="DOCKET_PASSPHRASE")
     diary = Diary.create(
@@ -62,8 +63,7 @@ def show_summary(diary: Diary, summary: Summary) -> None:
             "  docket add --category CON --occurred 'today 14:30' --description 'What happened'"
         )
     if summary.redactions:
-        o.print(f"{render.plural(summary.redactions, 'removal')} made by you "
-                "recorded in the log.")
+        o.print(f"{render.plural(summary.redactions, 'removal')} made by you recorded in the log.")
     render.footer(diary.jurisdiction)
 
 
@@ -71,11 +71,18 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--jurisdiction", type=click.Choice(available()), help="Default: england-wales.")
     @click.option("--timezone", help="Time zone for dates you type (default: the jurisdiction's).")
-    @click.option("--new-passphrase-file", type=click.Path(path_type=Path, dir_okay=False),
-                  help="Read the new passphrase from this file. Env: DOCKET_PASSPHRASE.")
+    @click.option(
+        "--new-passphrase-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Read the new passphrase from this file. Env: DOCKET_PASSPHRASE.",
+    )
     @pass_state
-    def init(state: State, jurisdiction: str | None, timezone: str | None,
-             new_passphrase_file: Path | None) -> None:
+    def init(
+        state: State,
+        jurisdiction: str | None,
+        timezone: str | None,
+        new_passphrase_file: Path | None,
+    ) -> None:
         """Create a new, empty diary."""
         diary = _create(state, new_passphrase_file, jurisdiction, timezone)
         render.out.print(f"Your new diary is ready at {render.text(str(diary.path))}.")
@@ -124,8 +131,11 @@ def register(cli: click.Group) -> None:
         for c in j.categories:
             table.add_row(c.code, render.text(c.name), render.text(c.definition))
         render.out.print(table)
-        render.out.print(render.text(f"\n{j.name}: police and prosecutors decide what, if "
-                                     "anything, the law covers."))
+        render.out.print(
+            render.text(
+                f"\n{j.name}: police and prosecutors decide what, if anything, the law covers."
+            )
+        )
 
     @cli.command()
     @click.argument("target", required=False, type=click.Path(path_type=Path, dir_okay=False))
@@ -139,8 +149,10 @@ def register(cli: click.Group) -> None:
             f"Backup written to {render.text(str(target))} and checked: it opens with the same "
             f"passphrase and holds all {snap.entries} log entries."
         )
-        render.out.print("Keep it somewhere the other person cannot reach, such as a USB stick "
-                         "kept with someone you trust.")
+        render.out.print(
+            "Keep it somewhere the other person cannot reach, such as a USB stick "
+            "kept with someone you trust."
+        )
 
     @cli.command()
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -164,8 +176,11 @@ def register(cli: click.Group) -> None:
         """Change the diary's passphrase."""
 
     @passphrase_group.command("change")
-    @click.option("--new-passphrase-file", type=click.Path(path_type=Path, dir_okay=False),
-                  help="Read the new passphrase from this file. Env: DOCKET_NEW_PASSPHRASE.")
+    @click.option(
+        "--new-passphrase-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Read the new passphrase from this file. Env: DOCKET_NEW_PASSPHRASE.",
+    )
     @pass_state
     def change(state: State, new_passphrase_file: Path | None) -> None:
         """Re-encrypt the diary under a new passphrase (all at once, or not at all)."""

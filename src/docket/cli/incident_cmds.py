@@ -22,42 +22,75 @@ F = Callable[..., Any]
 def incident_options(f: F) -> F:
     """The fields of an incident, shared by add and edit."""
     opts = [
-        click.option("--occurred", help="When it happened: 'now', 'yesterday 21:15', "
-                     "'20/11/2026 18:30' (day first). Default for add: now."),
+        click.option(
+            "--occurred",
+            help="When it happened: 'now', 'yesterday 21:15', "
+            "'20/11/2026 18:30' (day first). Default for add: now.",
+        ),
         click.option("--until", help="When it ended, if it went on for a while."),
-        click.option("--approximate/--exact", default=None,
-                     help="Whether the time is only approximate."),
-        click.option("--category", "-c", help="Category code, e.g. CON, LOI, THR "
-                     "('docket categories' lists them)."),
+        click.option(
+            "--approximate/--exact", default=None, help="Whether the time is only approximate."
+        ),
+        click.option(
+            "--category",
+            "-c",
+            help="Category code, e.g. CON, LOI, THR ('docket categories' lists them).",
+        ),
         click.option("--tag", "tags", multiple=True, help="A tag (repeatable)."),
-        click.option("--channel", type=click.Choice(list(taxonomy.CHANNELS)),
-                     help="How it happened."),
+        click.option(
+            "--channel", type=click.Choice(list(taxonomy.CHANNELS)), help="How it happened."
+        ),
         click.option("--place", help="Where it happened."),
-        click.option("--private-place/--public-place", default=None,
-                     help="A private place such as your home is hidden in exports by default."),
+        click.option(
+            "--private-place/--public-place",
+            default=None,
+            help="A private place such as your home is hidden in exports by default.",
+        ),
         click.option("--description", "-d", help="What happened, in your own words."),
         click.option("--exact-words", help="What they said or wrote, word for word."),
-        click.option("--person", "people", multiple=True,
-                     help="The person responsible: a name or number from the register "
-                     "(repeatable). Default for add: the one person responsible, if there is one."),
-        click.option("--witness", "witnesses", multiple=True,
-                     help="A witness, as 'Name; how to contact them' (repeatable)."),
-        click.option("--targeted", multiple=True,
-                     help="Who it was aimed at: 'me' (the default) or someone's name (repeatable)."),
-        click.option("--effect", "effects", multiple=True,
-                     type=click.Choice(list(taxonomy.EFFECTS)),
-                     help="How it affected you (repeatable)."),
+        click.option(
+            "--person",
+            "people",
+            multiple=True,
+            help="The person responsible: a name or number from the register "
+            "(repeatable). Default for add: the one person responsible, if there is one.",
+        ),
+        click.option(
+            "--witness",
+            "witnesses",
+            multiple=True,
+            help="A witness, as 'Name; how to contact them' (repeatable).",
+        ),
+        click.option(
+            "--targeted",
+            multiple=True,
+            help="Who it was aimed at: 'me' (the default) or someone's name (repeatable).",
+        ),
+        click.option(
+            "--effect",
+            "effects",
+            multiple=True,
+            type=click.Choice(list(taxonomy.EFFECTS)),
+            help="How it affected you (repeatable).",
+        ),
         click.option("--effect-details", help="The effect on you, in your own words."),
-        click.option("--told-to-stop", type=click.Choice(list(taxonomy.TOLD_TO_STOP)),
-                     help="Had they been told to stop?"),
+        click.option(
+            "--told-to-stop",
+            type=click.Choice(list(taxonomy.TOLD_TO_STOP)),
+            help="Had they been told to stop?",
+        ),
         click.option("--told-to-stop-details", help="When and how they were told."),
         click.option("--reported-to", help="Who you reported it to, e.g. 'Kent Police'."),
         click.option("--reported-on", help="The date you reported it."),
         click.option("--officer", help="The officer's name or number."),
         click.option("--crime-reference", help="The crime or incident reference number."),
         click.option("--outcome", help="What happened after you reported it."),
-        click.option("--to-obtain", "evidence_to_obtain", multiple=True,
-                     help="Evidence still to get, e.g. 'CCTV at the station' (repeatable)."),
+        click.option(
+            "--to-obtain",
+            "evidence_to_obtain",
+            multiple=True,
+            help="Evidence still to get, e.g. 'CCTV at the station' (repeatable).",
+        ),
         click.option("--orders", help="Orders in force at the time (e.g. a restraining order)."),
         click.option("--private-notes", help="Notes for you only: left out of exports."),
     ]
@@ -105,8 +138,10 @@ def form_from(diary: Diary, kw: dict[str, Any], clear: tuple[str, ...] = ()) -> 
 def show_incident(diary: Diary, v: IncidentView) -> None:
     o, t, tz = render.out, render.text, diary.timezone
     o.print(f"[bold]Incident {v.id}[/bold] (version {v.version})")
-    o.print(f"Recorded: {render.local_time(v.recorded_at, tz)} (this device's clock)"
-            + ("  [italic]written more than a day later[/italic]" if v.retrospective else ""))
+    o.print(
+        f"Recorded: {render.local_time(v.recorded_at, tz)} (this device's clock)"
+        + ("  [italic]written more than a day later[/italic]" if v.retrospective else "")
+    )
     if v.data is None:
         when = v.redacted_at[:10] if v.redacted_at else "an earlier date"
         o.print(f"Removed by you on {when}. Its content is no longer in the diary.")
@@ -142,20 +177,41 @@ def show_incident(diary: Diary, v: IncidentView) -> None:
     if d.exact_words:
         rows.append(("Their exact words", f"\u201c{d.exact_words}\u201d"))
     if d.witnesses:
-        rows.append(("Witnesses", "; ".join(
-            w.name + (f" ({w.contact})" if w.contact else "") for w in d.witnesses)))
+        rows.append(
+            (
+                "Witnesses",
+                "; ".join(w.name + (f" ({w.contact})" if w.contact else "") for w in d.witnesses),
+            )
+        )
     if d.targeted:
         rows.append(("Aimed at", ", ".join(d.targeted)))
     effects = d.effect.labels()
     if effects or d.effect.details:
-        rows.append(("Effect on me", "; ".join([*effects, d.effect.details] if d.effect.details
-                                                else effects)))
+        rows.append(
+            (
+                "Effect on me",
+                "; ".join([*effects, d.effect.details] if d.effect.details else effects),
+            )
+        )
     if d.told_to_stop:
-        rows.append(("Told to stop", taxonomy.TOLD_TO_STOP[d.told_to_stop]
-                     + (f": {d.told_to_stop_details}" if d.told_to_stop_details else "")))
+        rows.append(
+            (
+                "Told to stop",
+                taxonomy.TOLD_TO_STOP[d.told_to_stop]
+                + (f": {d.told_to_stop_details}" if d.told_to_stop_details else ""),
+            )
+        )
     for r in d.reported:
-        parts = [r.to] + [x for x in (r.on.isoformat() if r.on else "", r.officer,
-                                      f"ref {r.reference}" if r.reference else "", r.outcome) if x]
+        parts = [r.to] + [
+            x
+            for x in (
+                r.on.isoformat() if r.on else "",
+                r.officer,
+                f"ref {r.reference}" if r.reference else "",
+                r.outcome,
+            )
+            if x
+        ]
         rows.append(("Reported", ", ".join(parts)))
     if d.evidence_to_obtain:
         rows.append(("Evidence to get", "; ".join(d.evidence_to_obtain)))
@@ -173,8 +229,10 @@ def show_incident(diary: Diary, v: IncidentView) -> None:
         if a.data is None:
             o.print(f"  File {a.id}: removed by you")
         else:
-            o.print(f"  File {a.id}: {t(a.data.name)} ({a.data.media_type}, "
-                    f"{render.human_size(a.size)}) sha256 {a.sha256}")
+            o.print(
+                f"  File {a.id}: {t(a.data.name)} ({a.data.media_type}, "
+                f"{render.human_size(a.size)}) sha256 {a.sha256}"
+            )
 
 
 def show_history(versions: list[VersionView], tz: str) -> None:
@@ -195,7 +253,9 @@ def show_history(versions: list[VersionView], tz: str) -> None:
         if v.reason:
             render.out.print(f"    Reason: {render.text(v.reason)}")
         if v.record is None and v.type != "redaction":
-            render.out.print("    [dim]content removed by you; its fingerprint stays in the log[/dim]")
+            render.out.print(
+                "    [dim]content removed by you; its fingerprint stays in the log[/dim]"
+            )
 
 
 def register(cli: click.Group) -> None:
@@ -203,7 +263,7 @@ def register(cli: click.Group) -> None:
     @incident_options
     @click.option("--json", "as_json", is_flag=True, help="Print the new incident as JSON.")
     @pass_state
-    def add(state: State, as_json: bool, **kw: Any) -> None:
+    def add(state: State, /, as_json: bool, **kw: Any) -> None:
         """Write down an incident. Only the category is needed; everything else can wait."""
         diary = state.diary()
         if not kw.get("people"):
@@ -219,22 +279,33 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("incident_id", type=int)
     @incident_options
-    @click.option("--reason", "-r", required=True,
-                  help="Why it is changing; kept in the history.")
-    @click.option("--clear", multiple=True, type=click.Choice(CLEARABLE),
-                  help="Empty this field (repeatable).")
+    @click.option("--reason", "-r", required=True, help="Why it is changing; kept in the history.")
+    @click.option(
+        "--clear",
+        multiple=True,
+        type=click.Choice(CLEARABLE),
+        help="Empty this field (repeatable).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the new version as JSON.")
     @pass_state
-    def edit(state: State, incident_id: int, reason: str, clear: tuple[str, ...], as_json: bool,
-             **kw: Any) -> None:
+    def edit(
+        state: State,
+        /,
+        incident_id: int,
+        reason: str,
+        clear: tuple[str, ...],
+        as_json: bool,
+        **kw: Any,
+    ) -> None:
         """Change an incident. The earlier version is kept; 'docket history' shows both."""
         diary = state.diary()
         view = diary.edit_incident(incident_id, form_from(diary, kw, clear), reason)
         if as_json:
             render.emit_json(view.as_json())
             return
-        render.out.print(f"Incident {view.id} is now at version {view.version}; "
-                         "the earlier version is kept.")
+        render.out.print(
+            f"Incident {view.id} is now at version {view.version}; the earlier version is kept."
+        )
         show_incident(diary, view)
 
     @cli.command("list")
@@ -245,8 +316,15 @@ def register(cli: click.Group) -> None:
     @click.option("--removed", is_flag=True, help="Also list incidents you removed.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @pass_state
-    def list_(state: State, category: str | None, person: str | None, start: str | None,
-              end: str | None, removed: bool, as_json: bool) -> None:
+    def list_(
+        state: State,
+        category: str | None,
+        person: str | None,
+        start: str | None,
+        end: str | None,
+        removed: bool,
+        as_json: bool,
+    ) -> None:
         """List incidents in the order they happened."""
         diary = state.diary()
         lo, hi = diary.date_range(start, end)
@@ -269,16 +347,25 @@ def register(cli: click.Group) -> None:
             table.add_column(col)
         for v in items:
             if v.data is None:
-                table.add_row(str(v.id), render.local_time(v.occurred_start, diary.timezone),
-                              "", "[dim]removed by you[/dim]", "")
+                table.add_row(
+                    str(v.id),
+                    render.local_time(v.occurred_start, diary.timezone),
+                    "",
+                    "[dim]removed by you[/dim]",
+                    "",
+                )
                 continue
             desc = v.data.description or v.data.exact_words
             if len(desc) > 60:
                 desc = desc[:57] + "..."
-            table.add_row(str(v.id),
-                          render.local_time(v.data.occurred.start.isoformat(), diary.timezone)
-                          + (" ~" if v.data.occurred.approximate else ""),
-                          v.data.category, render.text(desc), str(len(v.attachments) or ""))
+            table.add_row(
+                str(v.id),
+                render.local_time(v.data.occurred.start.isoformat(), diary.timezone)
+                + (" ~" if v.data.occurred.approximate else ""),
+                v.data.category,
+                render.text(desc),
+                str(len(v.attachments) or ""),
+            )
         render.out.print(table)
         render.out.print(f"{render.plural(len(items), 'incident')}.")
 
@@ -316,8 +403,9 @@ def register(cli: click.Group) -> None:
     @click.option("--reason", "-r", required=True, help="Why; kept in the log.")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
     @pass_state
-    def redact(state: State, kind_or_id: str, record_id: int | None, reason: str,
-               yes: bool) -> None:
+    def redact(
+        state: State, kind_or_id: str, record_id: int | None, reason: str, yes: bool
+    ) -> None:
         """Remove something's content from the diary for good (e.g. an intimate image).
 
         The log keeps a fingerprint and a note that you removed it, so checks still pass.

@@ -73,7 +73,8 @@ def new(new_passphrase_file: Path | None, env_name: str = "DOCKET_NEW_PASSPHRASE
     else:
         raise PassphraseUnavailable(
             "Docket needs a new passphrase, but there is nobody to ask.",
-            cause=f"No terminal is attached and neither {env_name} nor a passphrase file was given.",
+            cause=f"No terminal is attached and neither {env_name} nor a passphrase file "
+            "was given.",
             hint="Run it in a terminal, or set the variable for scripts.",
         )
     check_new_passphrase(value)

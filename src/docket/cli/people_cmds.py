@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.table import Table
@@ -13,14 +15,19 @@ from docket.model import taxonomy
 from docket.model.records import PersonData
 from docket.model.views import PersonView
 
+F = Callable[..., Any]
 
-def _identifier_options(f):  # type: ignore[no-untyped-def]
+
+def _identifier_options(f: F) -> F:
     for opt in reversed(
         [
             click.option("--phone", multiple=True, help="A phone number (repeatable)."),
             click.option("--email", multiple=True, help="An e-mail address (repeatable)."),
-            click.option("--handle", multiple=True,
-                         help="An account, as platform:name, e.g. instagram:someone (repeatable)."),
+            click.option(
+                "--handle",
+                multiple=True,
+                help="An account, as platform:name, e.g. instagram:someone (repeatable).",
+            ),
             click.option("--vehicle", multiple=True, help="A number plate (repeatable)."),
         ]
     ):
@@ -35,8 +42,10 @@ def show_person(p: PersonView) -> None:
         return
     d = p.data
     o.print(f"[bold]{render.text(d.name)}[/bold] (person {p.id})")
-    o.print(f"Role: {taxonomy.ROLES.get(d.role, d.role)}; relationship: "
-            f"{taxonomy.RELATIONSHIPS.get(d.relationship, d.relationship)}")
+    o.print(
+        f"Role: {taxonomy.ROLES.get(d.role, d.role)}; relationship: "
+        f"{taxonomy.RELATIONSHIPS.get(d.relationship, d.relationship)}"
+    )
     if d.description:
         o.print(f"Description: {render.text(d.description)}")
     for i in d.identifiers:
@@ -53,18 +62,33 @@ def register(cli: click.Group) -> None:
 
     @person.command("add")
     @click.argument("name")
-    @click.option("--role", type=click.Choice(list(taxonomy.ROLES)), default="responsible",
-                  show_default=True)
-    @click.option("--relationship", type=click.Choice(list(taxonomy.RELATIONSHIPS)),
-                  default="unknown", show_default=True)
+    @click.option(
+        "--role", type=click.Choice(list(taxonomy.ROLES)), default="responsible", show_default=True
+    )
+    @click.option(
+        "--relationship",
+        type=click.Choice(list(taxonomy.RELATIONSHIPS)),
+        default="unknown",
+        show_default=True,
+    )
     @click.option("--description", help="What they look like, how they behave.")
     @click.option("--notes", help="Anything else.")
     @_identifier_options
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def add(state: State, name: str, role: str, relationship: str, description: str | None,
-            notes: str | None, phone: tuple[str, ...], email: tuple[str, ...],
-            handle: tuple[str, ...], vehicle: tuple[str, ...], as_json: bool) -> None:
+    def add(
+        state: State,
+        name: str,
+        role: str,
+        relationship: str,
+        description: str | None,
+        notes: str | None,
+        phone: tuple[str, ...],
+        email: tuple[str, ...],
+        handle: tuple[str, ...],
+        vehicle: tuple[str, ...],
+        as_json: bool,
+    ) -> None:
         """Add someone to the register."""
         diary = state.diary()
         data = PersonData(
@@ -72,8 +96,9 @@ def register(cli: click.Group) -> None:
             role=role,
             relationship=relationship,
             description=(description or "").strip(),
-            identifiers=diary.parse_identifiers(list(phone), list(email), list(handle),
-                                                list(vehicle)),
+            identifiers=diary.parse_identifiers(
+                list(phone), list(email), list(handle), list(vehicle)
+            ),
             notes=(notes or "").strip(),
         )
         view = diary.add_person(data)
@@ -94,19 +119,38 @@ def register(cli: click.Group) -> None:
     @click.option("--reason", "-r", required=True, help="Why; kept in the history.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def edit(state: State, ref: str, name: str | None, role: str | None,
-             relationship: str | None, description: str | None, notes: str | None,
-             phone: tuple[str, ...], email: tuple[str, ...], handle: tuple[str, ...],
-             vehicle: tuple[str, ...], reason: str, as_json: bool) -> None:
+    def edit(
+        state: State,
+        ref: str,
+        name: str | None,
+        role: str | None,
+        relationship: str | None,
+        description: str | None,
+        notes: str | None,
+        phone: tuple[str, ...],
+        email: tuple[str, ...],
+        handle: tuple[str, ...],
+        vehicle: tuple[str, ...],
+        reason: str,
+        as_json: bool,
+    ) -> None:
         """Change someone's details or add numbers, accounts and vehicles to them."""
         diary = state.diary()
         pid = diary.resolve_person(ref)
         added = diary.parse_identifiers(list(phone), list(email), list(handle), list(vehicle))
 
         def change(d: PersonData) -> PersonData:
-            updates = {k: v.strip() for k, v in {"name": name, "role": role,
-                       "relationship": relationship, "description": description,
-                       "notes": notes}.items() if v is not None}
+            updates = {
+                k: v.strip()
+                for k, v in {
+                    "name": name,
+                    "role": role,
+                    "relationship": relationship,
+                    "description": description,
+                    "notes": notes,
+                }.items()
+                if v is not None
+            }
             return dataclasses.replace(
                 d, identifiers=tuple(dict.fromkeys((*d.identifiers, *added))), **updates
             )
@@ -134,11 +178,14 @@ def register(cli: click.Group) -> None:
             table.add_column(col)
         for p in people:
             assert p.data is not None
-            table.add_row(str(p.id), render.text(p.data.name),
-                          taxonomy.ROLES.get(p.data.role, p.data.role),
-                          taxonomy.RELATIONSHIPS.get(p.data.relationship, p.data.relationship),
-                          render.text(", ".join(i.label() for i in p.data.identifiers)),
-                          str(p.incident_count))
+            table.add_row(
+                str(p.id),
+                render.text(p.data.name),
+                taxonomy.ROLES.get(p.data.role, p.data.role),
+                taxonomy.RELATIONSHIPS.get(p.data.relationship, p.data.relationship),
+                render.text(", ".join(i.label() for i in p.data.identifiers)),
+                str(p.incident_count),
+            )
         render.out.print(table)
 
     @person.command("show")

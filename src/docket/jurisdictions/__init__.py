@@ -77,7 +77,9 @@ class Jurisdiction:
 
 def available() -> list[str]:
     folder = resources.files(__package__)
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def _str(table: dict[str, Any], key: str, default: str) -> str:

@@ -155,9 +155,7 @@ def apply(form: IncidentInput, tz: str, base: IncidentData | None = None) -> Inc
                 f"{unknown[0]!r} is not an effect Docket knows.",
                 hint="Use any of: " + ", ".join(taxonomy.EFFECTS) + ".",
             )
-        effect = Effect(
-            **{k: k in form.effects for k in taxonomy.EFFECTS}, details=effect.details
-        )
+        effect = Effect(**{k: k in form.effects for k in taxonomy.EFFECTS}, details=effect.details)
     if form.effect_details is not None:
         effect = dataclasses.replace(effect, details=form.effect_details.strip())
     changes["effect"] = effect
@@ -183,9 +181,7 @@ def apply(form: IncidentInput, tz: str, base: IncidentData | None = None) -> Inc
     for name in form.clear:
         if name in ("tags", "people", "witnesses", "targeted", "evidence_to_obtain"):
             cleared[name] = ()
-        elif name == "channel" or name == "told_to_stop":
-            cleared[name] = None
-        elif name == "place":
+        elif name == "channel" or name == "told_to_stop" or name == "place":
             cleared[name] = None
         elif name == "effects":
             cleared["effect"] = Effect(details=data.effect.details)

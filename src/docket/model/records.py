@@ -208,8 +208,12 @@ class IncidentData:
                 for w in r.get("witnesses", ())
             ),
             targeted=tuple(r.get("targeted", ())),
-            effect=Effect(**{k: effect.get(k, Effect.__dataclass_fields__[k].default) for k in
-                             Effect.__dataclass_fields__}),
+            effect=Effect(
+                **{
+                    k: effect.get(k, Effect.__dataclass_fields__[k].default)
+                    for k in Effect.__dataclass_fields__
+                }
+            ),
             told_to_stop=r.get("told_to_stop"),
             told_to_stop_details=r.get("told_to_stop_details", ""),
             reported=tuple(Report.from_record(x) for x in r.get("reported", ())),

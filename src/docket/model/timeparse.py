@@ -114,7 +114,9 @@ def localise(naive: datetime, tz: ZoneInfo, original: str) -> datetime:
     return aware
 
 
-def parse(text: str, tz_name: str, *, now: datetime | None = None, allow_future: bool = False) -> ParsedTime:
+def parse(
+    text: str, tz_name: str, *, now: datetime | None = None, allow_future: bool = False
+) -> ParsedTime:
     """Parse ``text`` as a moment in the time zone ``tz_name``."""
     original = text
     text = " ".join(text.strip().split())

@@ -15,13 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.pool import StaticPool
 from sqlcipher3 import dbapi2
 
@@ -30,10 +26,18 @@ from docket.store import keys, sqlcipher
 from docket.store.schema import entry
 from docket.store.schema import meta as meta_table
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration. Kept here so that opening an up-to-date diary does not import Alembic
+# (a third of a second); tests check it matches the migrations folder.
+SCHEMA_HEAD = "0002"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -42,6 +46,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -106,7 +112,9 @@ class DiaryFile:
             try:
                 creating._migrate(backup_first=False)
                 with creating.write() as c:
-                    c.execute(meta_table.insert(), [{"key": k, "value": v} for k, v in meta.items()])
+                    c.execute(
+                        meta_table.insert(), [{"key": k, "value": v} for k, v in meta.items()]
+                    )
             finally:
                 creating.close()
             sqlcipher.fsync_path(tmp)
@@ -157,9 +165,7 @@ class DiaryFile:
         def creator() -> Any:
             return sqlcipher.connect(path, material)
 
-        engine = create_engine(
-            "sqlite://", module=dbapi2, creator=creator, poolclass=StaticPool
-        )
+        engine = create_engine("sqlite://", module=dbapi2, creator=creator, poolclass=StaticPool)
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
@@ -190,13 +196,21 @@ class DiaryFile:
 
     def revision(self) -> str | None:
         with self.read() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            has_table = conn.execute(
+                text("SELECT 1 FROM sqlite_schema WHERE type='table' AND name='alembic_version'")
+            ).first()
+            if has_table is None:
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def _migrate(self, *, backup_first: bool) -> None:
         current = self.revision()
-        head = head_revision()
-        if current == head:
+        if current == SCHEMA_HEAD:
             return
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
+        head = head_revision()
         script = ScriptDirectory.from_config(alembic_config())
         known = {r.revision for r in script.walk_revisions()}
         if current is not None and current not in known:
@@ -243,6 +257,7 @@ class DiaryFile:
                 raw = self.engine.raw_connection()
                 try:
                     dbapi_conn = raw.driver_connection
+                    assert dbapi_conn is not None
                     sqlcipher.export_copy(
                         dbapi_conn,
                         target,
@@ -317,15 +332,13 @@ class DiaryFile:
         """
         keys.check_new_passphrase(new_passphrase)
         salt = keys.new_salt()
-        material = sqlcipher.KeyMaterial(
-            keys.derive_key(new_passphrase, salt), salt, keys.CURRENT
-        )
+        material = sqlcipher.KeyMaterial(keys.derive_key(new_passphrase, salt), salt, keys.CURRENT)
         tmp = _temp_sibling(self.path, "rekey")
         try:
             with self._exported(tmp, material):
                 # Prove the new passphrase (not just the key) opens the copy before switching.
                 sqlcipher.unlock(tmp, new_passphrase)
-                os.replace(tmp, self.path)
+                tmp.replace(self.path)
                 _fsync_dir(self.path.parent)
             self.engine.dispose()
         finally:
@@ -340,6 +353,7 @@ class DiaryFile:
         raw = self.engine.raw_connection()
         try:
             cur = raw.driver_connection
+            assert cur is not None
             try:
                 problems = [str(r[0]) for r in cur.execute("PRAGMA cipher_integrity_check")]
                 if not problems:

@@ -33,7 +33,9 @@ class KdfProfile:
 
 # RFC 9106 "second recommended option" (t=3, m=64 MiB, p=4): about 0.15-0.2 s on a 2-core
 # laptop, memory-hard against GPU guessing. Newest first.
-PROFILES: tuple[KdfProfile, ...] = (KdfProfile(1, time_cost=3, memory_kib=64 * 1024, parallelism=4),)
+PROFILES: tuple[KdfProfile, ...] = (
+    KdfProfile(1, time_cost=3, memory_kib=64 * 1024, parallelism=4),
+)
 CURRENT = PROFILES[0]
 
 

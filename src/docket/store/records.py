@@ -202,7 +202,9 @@ def update_person(conn: Connection, person_id: int, data: PersonData, reason: st
 def _person_row(conn: Connection, person_id: int) -> Row[Any]:
     row = conn.execute(select(person).where(person.c.id == person_id)).first()
     if row is None:
-        raise _not_found("person", person_id, "'docket person list' shows everyone in the register.")
+        raise _not_found(
+            "person", person_id, "'docket person list' shows everyone in the register."
+        )
     if row.redacted:
         raise _redacted("person", person_id, None)
     return row
@@ -231,7 +233,9 @@ def _person_view(conn: Connection, row: Row[Any]) -> PersonView:
 def get_person(conn: Connection, person_id: int) -> PersonView:
     row = conn.execute(select(person).where(person.c.id == person_id)).first()
     if row is None:
-        raise _not_found("person", person_id, "'docket person list' shows everyone in the register.")
+        raise _not_found(
+            "person", person_id, "'docket person list' shows everyone in the register."
+        )
     return _person_view(conn, row)
 
 
@@ -258,7 +262,9 @@ def person_ids_by_role(conn: Connection, role: str) -> list[int]:
     return [r.id for r in rows]
 
 
-def person_for_identifier(conn: Connection, kind: str, value: str, platform: str = "") -> int | None:
+def person_for_identifier(
+    conn: Connection, kind: str, value: str, platform: str = ""
+) -> int | None:
     return conn.execute(
         select(identifier.c.person_id).where(
             identifier.c.kind == kind,
@@ -539,11 +545,7 @@ def _purge_subject(conn: Connection, subject: str, by_seq: int) -> list[int]:
             select(entry.c.seq).where(entry.c.subject == subject, entry.c.type != "redaction")
         )
     ]
-    conn.execute(
-        update(entry)
-        .where(entry.c.seq.in_(seqs))
-        .values(record=None, redacted_by=by_seq)
-    )
+    conn.execute(update(entry).where(entry.c.seq.in_(seqs)).values(record=None, redacted_by=by_seq))
     return seqs
 
 
@@ -588,7 +590,9 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         purged += _purge_subject(conn, s, seq)
     shas = {
         bytes(r.sha256)
-        for r in conn.execute(select(attachment.c.sha256).where(attachment.c.id.in_(attachment_ids)))
+        for r in conn.execute(
+            select(attachment.c.sha256).where(attachment.c.id.in_(attachment_ids))
+        )
     }
     e = append(
         conn,
@@ -615,7 +619,9 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         _link_people(conn, record_id, [])
     elif kind == "person":
         conn.execute(
-            update(person).where(person.c.id == record_id).values(redacted=True, name="", role="", relationship="")
+            update(person)
+            .where(person.c.id == record_id)
+            .values(redacted=True, name="", role="", relationship="")
         )
         conn.execute(delete(identifier).where(identifier.c.person_id == record_id))
         conn.execute(delete(incident_person).where(incident_person.c.person_id == record_id))

@@ -106,4 +106,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("Diaries are never downgraded; restore the backup made before upgrading.")
+    raise NotImplementedError(
+        "Diaries are never downgraded; restore the backup made before upgrading."
+    )

@@ -44,10 +44,10 @@ def upgrade() -> None:
             if person_id in known:
                 links.append({"i": incident_id, "p": person_id})
     if links:
-        bind.execute(
-            sa.text("INSERT OR IGNORE INTO incident_person VALUES (:i, :p)"), links
-        )
+        bind.execute(sa.text("INSERT OR IGNORE INTO incident_person VALUES (:i, :p)"), links)
 
 
 def downgrade() -> None:
-    raise NotImplementedError("Diaries are never downgraded; restore the backup made before upgrading.")
+    raise NotImplementedError(
+        "Diaries are never downgraded; restore the backup made before upgrading."
+    )
