@@ -282,3 +282,12 @@ def test_reopen_sees_everything(diary: Diary, diary_path: Path) -> None:
     with Diary.open(diary_path, PASSPHRASE) as again:
         v = again.incident(iid)
         assert v.data is not None and v.data.description == "persisted"
+
+
+def test_clearing_both_effect_fields(diary: Diary) -> None:
+    iid = add(diary, effects=["alarm", "distress"], effect_details="shaken")
+    diary.edit_incident(iid, IncidentInput(clear=["effects", "effect_details"]), "too much")
+    d = diary.incident(iid).data
+    assert d is not None and d.effect.labels() == [] and d.effect.details == ""
+    with pytest.raises(InputError):
+        diary.edit_incident(iid, IncidentInput(clear=["category"]), "no")

@@ -178,15 +178,17 @@ def apply(form: IncidentInput, tz: str, base: IncidentData | None = None) -> Inc
 
     data = dataclasses.replace(data, **changes)  # type: ignore[arg-type]
     cleared: dict[str, object] = {}
+    effect = data.effect
     for name in form.clear:
         if name in ("tags", "people", "witnesses", "targeted", "evidence_to_obtain"):
             cleared[name] = ()
-        elif name == "channel" or name == "told_to_stop" or name == "place":
+        elif name in ("channel", "told_to_stop", "place"):
             cleared[name] = None
         elif name == "effects":
-            cleared["effect"] = Effect(details=data.effect.details)
+            effect = Effect(details=effect.details)
         elif name == "effect_details":
-            cleared["effect"] = dataclasses.replace(data.effect, details="")
+            effect = dataclasses.replace(effect, details="")
         elif name != "until":
             cleared[name] = ""
+    cleared["effect"] = effect
     return dataclasses.replace(data, **cleared)  # type: ignore[arg-type]

@@ -69,7 +69,7 @@ def check_new_passphrase(passphrase: str) -> None:
         raise PassphraseRejected(
             f"That passphrase is too short: it needs at least {MIN_PASSPHRASE_CHARS} characters.",
             cause="Anyone with the diary file could guess a short passphrase quickly.",
-            hint="Use three or four unrelated words, for example 'kettle orbit maple drum'. "
+            hint="Use three or four unrelated words of your own choosing. "
             "Write it somewhere safe that the other person cannot reach.",
         )
     if stripped != passphrase:
