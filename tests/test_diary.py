@@ -22,6 +22,7 @@ from docket.model.forms import IncidentInput
 from docket.model.records import PersonData
 from docket.store.records import IncidentFilter
 from tests.conftest import PASSPHRASE
+from tests.helpers.checks import assert_log_consistent
 from tests.helpers.pages import decrypted_pages
 
 
@@ -152,10 +153,11 @@ def test_edit_clear_and_reports_accumulate(diary: Diary) -> None:
 def test_log_entries_are_canonical_and_hash_as_stored(diary: Diary, diary_path: Path) -> None:
     iid = add(diary, description="hash me")
     diary.edit_incident(iid, IncidentInput(description="hash me again"), "why")
+    assert assert_log_consistent(diary) == 3
     with diary._file.read() as conn:
         rows = conn.execute(text("SELECT * FROM entry ORDER BY seq")).all()
-    assert [r.seq for r in rows] == list(range(len(rows)))
     for r in rows:
+        assert len(r.salt) == 32
         e = Entry(
             r.seq,
             r.type,
@@ -166,8 +168,6 @@ def test_log_entries_are_canonical_and_hash_as_stored(diary: Diary, diary_path: 
             r.corrects,
             r.reason,
         )
-        assert e.leaf_hash() == bytes(r.leaf_hash)
-        assert len(r.salt) == 32
         assert e.encode().decode().startswith('{"clock":"device"')
     assert rows[-1].corrects == rows[-2].seq
 

@@ -57,14 +57,6 @@ def _temp_sibling(path: Path, purpose: str) -> Path:
     return path.with_name(f".{path.name}.{purpose}-{secrets.token_hex(6)}")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _new_private_file(path: Path) -> None:
     """Create an empty file only the owner can read, failing if it exists."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -126,7 +118,7 @@ class DiaryFile:
                     f"A diary appeared at {path} while this one was being created.",
                     hint="Open that diary, or choose another path.",
                 ) from exc
-            _fsync_dir(path.parent)
+            sqlcipher.fsync_path(path.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -319,7 +311,7 @@ class DiaryFile:
                     raise DiaryExists(
                         f"{target} appeared while the backup was being written."
                     ) from exc
-                _fsync_dir(target.parent)
+                sqlcipher.fsync_path(target.parent)
             return snap
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -339,7 +331,7 @@ class DiaryFile:
                 # Prove the new passphrase (not just the key) opens the copy before switching.
                 sqlcipher.unlock(tmp, new_passphrase)
                 tmp.replace(self.path)
-                _fsync_dir(self.path.parent)
+                sqlcipher.fsync_path(self.path.parent)
             self.engine.dispose()
         finally:
             with contextlib.suppress(FileNotFoundError):
