@@ -14,6 +14,7 @@ import pytest
 from docket.api import Diary
 
 PASSPHRASE = "kettle orbit maple drum"
+FRESH_ENTRIES = 2  # a new diary's log: the signing key (log.key), then diary.created
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 

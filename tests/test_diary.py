@@ -20,8 +20,8 @@ from docket.errors import (
 from docket.model.entry import Entry
 from docket.model.forms import IncidentInput
 from docket.model.records import PersonData
-from docket.store.records import IncidentFilter
-from tests.conftest import PASSPHRASE
+from docket.records import IncidentFilter
+from tests.conftest import FRESH_ENTRIES, PASSPHRASE
 from tests.helpers.checks import assert_log_consistent
 from tests.helpers.pages import decrypted_pages
 
@@ -96,7 +96,7 @@ def test_unknown_category_lists_valid_ones(diary: Diary) -> None:
     with pytest.raises(UnknownCategory) as info:
         add(diary, category="XYZ")
     assert "LOI" in (info.value.hint or "") and "THR" in (info.value.hint or "")
-    assert diary.summary().entries == 1  # only the diary.created entry
+    assert diary.summary().entries == FRESH_ENTRIES
 
 
 def test_end_before_start_refused(diary: Diary) -> None:
@@ -153,7 +153,7 @@ def test_edit_clear_and_reports_accumulate(diary: Diary) -> None:
 def test_log_entries_are_canonical_and_hash_as_stored(diary: Diary, diary_path: Path) -> None:
     iid = add(diary, description="hash me")
     diary.edit_incident(iid, IncidentInput(description="hash me again"), "why")
-    assert assert_log_consistent(diary) == 3
+    assert assert_log_consistent(diary) == FRESH_ENTRIES + 2
     with diary._file.read() as conn:
         rows = conn.execute(text("SELECT * FROM entry ORDER BY seq")).all()
     for r in rows:
@@ -203,7 +203,7 @@ def test_missing_attachment_file(diary: Diary, tmp_path: Path) -> None:
     with pytest.raises(AttachmentNotFound) as info:
         diary.attach(tmp_path / "nope.jpg", incident_id=None)
     assert "nope.jpg" in info.value.message
-    assert diary.summary().entries == 1
+    assert diary.summary().entries == FRESH_ENTRIES
 
 
 def test_attachment_to_missing_incident_changes_nothing(diary: Diary, tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_summary(diary: Diary) -> None:
     add(diary, category="CON", occurred="05/11/2026 10:00")
     add(diary, category="LOI", occurred="03/11/2026 10:00")
     s = diary.summary()
-    assert (s.incidents, s.entries) == (3, 4)
+    assert (s.incidents, s.entries) == (3, FRESH_ENTRIES + 3)
     assert s.by_category == {"CON": 2, "LOI": 1}
     assert s.first_incident == "2026-11-01T10:00:00Z"
     assert s.latest_incident == "2026-11-05T10:00:00Z"

@@ -22,12 +22,16 @@ def b64(value: str | None) -> bytes:
     return base64.b64decode(value) if value else b""
 
 
+def vector_id(path: Path) -> str:
+    return str(path.relative_to(VECTORS))
+
+
 def vector_files(kind: str) -> list[Path]:
     return sorted((VECTORS / "merkle" / kind).rglob("*.json")) if VECTORS.exists() else []
 
 
 @needs_shared
-@pytest.mark.parametrize("path", vector_files("inclusion"), ids=lambda p: str(p.relative_to(VECTORS)))
+@pytest.mark.parametrize("path", vector_files("inclusion"), ids=vector_id)
 def test_inclusion_vectors(path: Path) -> None:
     v = json.loads(path.read_text())
     proof = [b64(h) for h in v["proof"] or []]
@@ -40,7 +44,7 @@ def test_inclusion_vectors(path: Path) -> None:
 
 
 @needs_shared
-@pytest.mark.parametrize("path", vector_files("consistency"), ids=lambda p: str(p.relative_to(VECTORS)))
+@pytest.mark.parametrize("path", vector_files("consistency"), ids=vector_id)
 def test_consistency_vectors(path: Path) -> None:
     v = json.loads(path.read_text())
     proof = [b64(h) for h in v["proof"] or []]

@@ -105,7 +105,12 @@ def test_malformed_checkpoint_bodies(text: str) -> None:
 
 @pytest.mark.parametrize(
     "vkey",
-    ["noplus", "a+b+c", "na me+00000000+AAAA", "x+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"],
+    [
+        "noplus",
+        "a+b+c",
+        "na me+00000000+AAAA",
+        "x+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+    ],
 )
 def test_malformed_vkeys(vkey: str) -> None:
     with pytest.raises(NoteError):

@@ -19,7 +19,7 @@ from docket.errors import (
     WrongPassphrase,
 )
 from docket.model.forms import IncidentInput
-from tests.conftest import PASSPHRASE
+from tests.conftest import FRESH_ENTRIES, PASSPHRASE
 
 
 def digest(p: Path) -> str:
@@ -154,4 +154,4 @@ def test_new_diary_is_private_and_one_file(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o077 == 0
     shutil.copy(target, tmp_path / "copy.docket")
     with Diary.open(tmp_path / "copy.docket", PASSPHRASE) as d:
-        assert d.summary().entries == 1
+        assert d.summary().entries == FRESH_ENTRIES

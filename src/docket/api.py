@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from docket import __version__
+from sqlalchemy import Connection
+
+from docket import __version__, records
 from docket.errors import (
     AttachmentNotFound,
     DiaryExists,
@@ -26,13 +28,14 @@ from docket.errors import (
 )
 from docket.jurisdictions import Jurisdiction
 from docket.jurisdictions import load as load_jurisdiction
+from docket.ledger import log
 from docket.model import forms, identifiers, media, timeparse
 from docket.model.identifiers import Identifier
 from docket.model.records import IncidentData, PersonData
 from docket.model.views import AttachmentView, IncidentView, PersonView, Summary, VersionView
-from docket.store import blobs, records
+from docket.records import IncidentFilter
+from docket.store import blobs
 from docket.store.diary_file import DiaryFile, Snapshot
-from docket.store.records import IncidentFilter
 
 ProgressFn = Callable[[int], None]
 
@@ -129,6 +132,13 @@ class Diary:
     def diary_id(self) -> str:
         return self._meta["diary_id"]
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction that ends by signing a checkpoint over the grown log."""
+        with self._file.write() as conn:
+            yield conn
+            log.seal(conn)
+
     # --- incidents ------------------------------------------------------------------------
 
     def add_incident(self, form: forms.IncidentInput) -> IncidentView:
@@ -137,7 +147,7 @@ class Diary:
 
     def add_incident_data(self, data: IncidentData) -> IncidentView:
         data.validate(self.jurisdiction)
-        with self._file.write() as conn:
+        with self._write() as conn:
             incident_id = records.create_incident(conn, data)
             return records.get_incident(conn, incident_id)
 
@@ -151,7 +161,7 @@ class Diary:
                 hint="Give the fields to change, for example --description '...'. "
                 "'docket edit --help' lists them.",
             )
-        with self._file.write() as conn:
+        with self._write() as conn:
             current = records.get_incident(conn, incident_id)
             if current.data is None:
                 raise RecordRedacted(f"Incident {incident_id} was removed and cannot be edited.")
@@ -179,7 +189,7 @@ class Diary:
     def redact(self, kind: str, record_id: int, reason: str) -> int:
         """Remove a record's content for good; returns the redaction's log sequence number."""
         reason = _require_reason(reason, "Removing something")
-        with self._file.write() as conn:
+        with self._write() as conn:
             return records.redact(conn, kind, record_id, reason).seq
 
     def date_range(self, start: str | None, end: str | None) -> tuple[str | None, str | None]:
@@ -207,14 +217,14 @@ class Diary:
 
     def add_person(self, data: PersonData) -> PersonView:
         data.validate()
-        with self._file.write() as conn:
+        with self._write() as conn:
             return records.get_person(conn, records.create_person(conn, data))
 
     def edit_person(
         self, person_id: int, change: Callable[[PersonData], PersonData], reason: str
     ) -> PersonView:
         reason = _require_reason(reason, "A change")
-        with self._file.write() as conn:
+        with self._write() as conn:
             current = records.get_person(conn, person_id)
             if current.data is None:
                 raise RecordRedacted(f"Person {person_id} was removed and cannot be edited.")
@@ -296,7 +306,7 @@ class Diary:
         with stream:
             media_type = media.sniff(stream.read(media.HEAD_BYTES))
             stream.seek(0)
-            with self._file.write() as conn:
+            with self._write() as conn:
                 attachment_id = records.add_attachment(
                     conn,
                     stream,

@@ -9,10 +9,10 @@ import os
 import sys
 from pathlib import Path
 
+from docket import records
 from docket.api import Diary
 from docket.model import forms
 from docket.model.forms import IncidentInput
-from docket.store import records
 
 
 def main() -> None:

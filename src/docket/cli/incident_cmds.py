@@ -14,7 +14,7 @@ from docket.cli.state import State, pass_state
 from docket.model import taxonomy
 from docket.model.forms import CLEARABLE, IncidentInput
 from docket.model.views import IncidentView, VersionView
-from docket.store.records import KINDS, IncidentFilter
+from docket.records import KINDS, IncidentFilter
 
 F = Callable[..., Any]
 

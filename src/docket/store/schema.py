@@ -130,3 +130,38 @@ attachment = Table(
     Column("original_name", Text, nullable=False),
     Column("redacted", Boolean, nullable=False, default=False),
 )
+
+tree_node = Table(
+    "tree_node",
+    metadata,
+    Column("level", Integer, nullable=False),  # >= 1; level 0 is entry.leaf_hash
+    Column("idx", Integer, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
+checkpoint = Table(
+    "checkpoint",
+    metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),  # the signed note, verbatim
+    Column("created_at", Text, nullable=False),  # device clock
+)
+
+timestamp = Table(
+    "timestamp",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checkpoint_size", Integer, ForeignKey("checkpoint.size"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("requested_at", Text, nullable=False),
+    Column("nonce", Text, nullable=False),  # decimal; the request's nonce
+    Column("request", LargeBinary, nullable=False),  # DER TimeStampReq, re-sent on retry
+    Column("status", Text, nullable=False),  # queued | granted | failed
+    Column("response", LargeBinary, nullable=True),  # DER TimeStampResp, verbatim
+    Column("gen_time", Text, nullable=True),
+    Column("tsa_root", Text, nullable=True),  # PEM the person gave to check it against
+    Column("error", Text, nullable=True),
+    Column("completed_at", Text, nullable=True),
+)

@@ -1,5 +1,6 @@
-"""Writing and reading records: every write appends one log entry and updates the projection
-tables in the caller's transaction; reads rebuild views from the current entries.
+"""The record layer: writing incidents, people and evidence files, each with its log entry,
+and reading them back as views. Every write appends one log entry (``ledger.log.append``)
+and updates the projection tables in the caller's transaction.
 
 Callers (the facade) own the transaction, so a write and its log entry commit together or not
 at all. Nothing here validates what a person typed; that is the model's job.
@@ -10,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from docket.errors import InputError, RecordNotFound, RecordRedacted
-from docket.model.entry import Entry, canonical, new_salt
+from docket.ledger import log
+from docket.model.entry import Entry
 from docket.model.records import AttachmentData, IncidentData, PersonData
 from docket.model.timeparse import utc_rfc3339
 from docket.model.views import AttachmentView, IncidentView, PersonView, VersionView
@@ -36,57 +37,16 @@ KINDS = ("incident", "person", "attachment")
 
 
 def now_utc() -> str:
-    return utc_rfc3339(datetime.now(UTC))
+    return log.now_utc()
 
 
-# --- the log ----------------------------------------------------------------------------------
-
-
-def append(
-    conn: Connection,
-    *,
-    type: str,
-    subject: str,
-    record: dict[str, Any] | None,
-    corrects: int | None = None,
-    reason: str | None = None,
-) -> Entry:
-    """Append one entry to the log (inside the caller's transaction)."""
-    seq = conn.execute(select(func.coalesce(func.max(entry.c.seq) + 1, 0))).scalar_one()
-    e = Entry(
-        seq=int(seq),
-        type=type,
-        subject=subject,
-        recorded_at=now_utc(),
-        record=record,
-        salt=new_salt(),
-        corrects=corrects,
-        reason=reason,
-    )
-    conn.execute(
-        insert(entry).values(
-            seq=e.seq,
-            type=e.type,
-            subject=e.subject,
-            recorded_at=e.recorded_at,
-            corrects=e.corrects,
-            reason=e.reason,
-            salt=e.salt,
-            record=None if record is None else canonical(record).decode("utf-8"),
-            leaf_hash=e.leaf_hash(),
-            redacted_by=None,
-        )
-    )
-    return e
+append = log.append
+log_size = log.size
 
 
 def entry_record(row: Row[Any]) -> dict[str, Any] | None:
     text = row.record
     return None if text is None else dict(json.loads(text))
-
-
-def log_size(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(entry.c.seq) + 1, 0))).scalar_one())
 
 
 def get_meta(conn: Connection) -> dict[str, str]:

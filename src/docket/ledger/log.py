@@ -1,0 +1,217 @@
+"""The diary's append-only log inside the encrypted file: appending entries with their Merkle
+tree nodes, signing checkpoints with the diary's Ed25519 key, and producing proofs.
+
+Everything here runs inside the caller's transaction, so an entry, its tree nodes and the
+checkpoint that covers it commit together or not at all. Level-0 tree nodes are the entries'
+own leaf hashes; every completed perfect subtree above them is stored in ``tree_node``, so a
+proof or a root needs O(log n) reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from docket.ledger import merkle
+from docket.ledger.merkle import NodeSource
+from docket.ledger.note import Checkpoint, Signer, Verifier
+from docket.model.entry import Entry, canonical, new_salt
+from docket.model.timeparse import utc_rfc3339
+from docket.store.schema import checkpoint, entry, meta, tree_node
+
+ORIGIN_PREFIX = "docket.invalid/"
+
+
+def now_utc() -> str:
+    return utc_rfc3339(datetime.now(UTC))
+
+
+def size(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(entry.c.seq) + 1, 0))).scalar_one())
+
+
+def node_source(conn: Connection) -> NodeSource:
+    def node(level: int, index: int) -> bytes:
+        if level == 0:
+            value = conn.execute(select(entry.c.leaf_hash).where(entry.c.seq == index)).scalar()
+        else:
+            value = conn.execute(
+                select(tree_node.c.hash).where(tree_node.c.level == level, tree_node.c.idx == index)
+            ).scalar()
+        if value is None:
+            raise LogDamaged(f"tree node ({level}, {index}) is missing")
+        return bytes(value)
+
+    return node
+
+
+class LogDamaged(Exception):
+    """A stored tree node or entry that should exist does not."""
+
+
+def _add_tree_nodes(conn: Connection, index: int, leaf: bytes) -> None:
+    """Store every perfect subtree completed by appending leaf ``index``.
+
+    Each step's left sibling is an older, already stored node; the right one is ``h``.
+    """
+    node = node_source(conn)
+    h, level, i = leaf, 0, index
+    rows = []
+    while i & 1:
+        h = merkle.node_hash(node(level, i - 1), h)
+        level += 1
+        i >>= 1
+        rows.append({"level": level, "idx": i, "hash": h})
+    if rows:
+        conn.execute(insert(tree_node), rows)
+
+
+def append(
+    conn: Connection,
+    *,
+    type: str,
+    subject: str,
+    record: dict[str, Any] | None,
+    corrects: int | None = None,
+    reason: str | None = None,
+) -> Entry:
+    """Append one entry to the log and extend the tree (inside the caller's transaction)."""
+    e = Entry(
+        seq=size(conn),
+        type=type,
+        subject=subject,
+        recorded_at=now_utc(),
+        record=record,
+        salt=new_salt(),
+        corrects=corrects,
+        reason=reason,
+    )
+    leaf = e.leaf_hash()
+    conn.execute(
+        insert(entry).values(
+            seq=e.seq,
+            type=e.type,
+            subject=e.subject,
+            recorded_at=e.recorded_at,
+            corrects=e.corrects,
+            reason=e.reason,
+            salt=e.salt,
+            record=None if record is None else canonical(record).decode("utf-8"),
+            leaf_hash=leaf,
+            redacted_by=None,
+        )
+    )
+    _add_tree_nodes(conn, e.seq, leaf)
+    return e
+
+
+# --- the signing key and checkpoints ----------------------------------------------------------
+
+
+def _meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def signer(conn: Connection) -> Signer:
+    origin, seed = _meta(conn, "log_origin"), _meta(conn, "log_key")
+    if origin is None or seed is None:
+        raise LogDamaged("the diary's signing key is missing")
+    return Signer.from_seed(origin, base64.b64decode(seed))
+
+
+def verifier(conn: Connection) -> Verifier:
+    return signer(conn).verifier()
+
+
+def ensure_key(conn: Connection) -> Signer:
+    """Create the diary's log identity the first time: a random origin (no personal data) and
+    an Ed25519 key, both kept only inside the encrypted file. The verifier key is written into
+    the log itself, so the log says which key signs it."""
+    if _meta(conn, "log_origin") is not None:
+        return signer(conn)
+    origin = ORIGIN_PREFIX + secrets.token_hex(16)
+    s = Signer.generate(origin)
+    conn.execute(
+        insert(meta),
+        [
+            {"key": "log_origin", "value": origin},
+            {"key": "log_key", "value": base64.b64encode(s.seed()).decode()},
+        ],
+    )
+    append(
+        conn,
+        type="log.key",
+        subject="log",
+        record={"origin": origin, "vkey": s.verifier().encode()},
+    )
+    return s
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    created_at: str
+
+
+def seal(conn: Connection) -> StoredCheckpoint | None:
+    """Sign a checkpoint for the log as it is now, unless one exists at this size."""
+    n = size(conn)
+    if n == 0:
+        return None
+    existing = latest_checkpoint(conn)
+    if existing is not None and existing.size == n:
+        return existing
+    root = merkle.root(n, node_source(conn))
+    s = signer(conn)
+    note = s.sign(Checkpoint(s.name, n, root).text())
+    row = StoredCheckpoint(n, root, note, now_utc())
+    conn.execute(insert(checkpoint).values(size=n, root=root, note=note, created_at=row.created_at))
+    return row
+
+
+def _stored(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(int(row.size), bytes(row.root), row.note, row.created_at)
+
+
+def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
+    row = conn.execute(select(checkpoint).order_by(checkpoint.c.size.desc()).limit(1)).first()
+    return None if row is None else _stored(row)
+
+
+def get_checkpoint(conn: Connection, n: int) -> StoredCheckpoint | None:
+    row = conn.execute(select(checkpoint).where(checkpoint.c.size == n)).first()
+    return None if row is None else _stored(row)
+
+
+def checkpoints(conn: Connection) -> list[StoredCheckpoint]:
+    return [_stored(r) for r in conn.execute(select(checkpoint).order_by(checkpoint.c.size))]
+
+
+def inclusion_proof(conn: Connection, index: int, tree_size: int) -> list[bytes]:
+    return merkle.inclusion_proof(index, tree_size, node_source(conn))
+
+
+def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
+    return merkle.consistency_proof(size1, size2, node_source(conn))
+
+
+def build_tree(conn: Connection) -> None:
+    """Fill ``tree_node`` for every existing entry (used by the migration that added it)."""
+    compact = merkle.CompactRange()
+    batch: list[dict[str, Any]] = []
+    for (leaf,) in conn.execute(select(entry.c.leaf_hash).order_by(entry.c.seq)):
+        done: list[tuple[int, int, bytes]] = []
+        compact.push(bytes(leaf), done)
+        batch += [{"level": lv, "idx": i, "hash": h} for lv, i, h in done]
+        if len(batch) >= 5000:
+            conn.execute(insert(tree_node), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(tree_node), batch)
