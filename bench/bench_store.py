@@ -35,10 +35,12 @@ from typing import Any
 
 from sqlcipher3 import dbapi2
 
+import docket
+from docket import records
 from docket.api import Diary
 from docket.model import forms
 from docket.model.forms import IncidentInput
-from docket.store import keys, records, sqlcipher
+from docket.store import keys, sqlcipher
 
 PASSPHRASE = "bench passphrase here"
 SEED = 20_261_101
@@ -280,7 +282,8 @@ def bench_open(report: Report, work: Path, n: int) -> None:
     try:
 
         def build() -> None:
-            with diary._file.write() as conn:
+            # The facade's own write transaction, which ends by sealing a checkpoint.
+            with diary._write() as conn:
                 for i in range(n):
                     data = forms.apply(incident_form(i), diary.timezone)
                     records.create_incident(conn, data)
@@ -471,6 +474,7 @@ def environment() -> str:
     finally:
         conn.close()
     return (
+        f"docket {docket.__version__} from {Path(docket.__file__).parent}, "
         f"Python {platform.python_version()}, SQLite {dbapi2.sqlite_version}, "
         f"SQLCipher {cipher}, {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
@@ -482,7 +486,9 @@ def reproduce_command(argv: list[str]) -> str:
     exe = Path(sys.executable)
     python = str(exe.relative_to(root)) if exe.is_relative_to(root) else str(exe)
     args = " ".join(shlex.quote(a) for a in argv)
-    return f"cd {shlex.quote(str(root))} && {python} bench/bench_store.py {args}".rstrip()
+    env = os.environ.get("PYTHONPATH")
+    prefix = f"PYTHONPATH={shlex.quote(env)} " if env else ""
+    return f"cd {shlex.quote(str(root))} && {prefix}{python} bench/bench_store.py {args}".rstrip()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from cryptography import x509
 from sqlalchemy import Connection
 
-from docket import __version__, records
+from docket import __version__, integrity, records
 from docket.errors import (
     AttachmentNotFound,
     DiaryExists,
@@ -28,7 +29,8 @@ from docket.errors import (
 )
 from docket.jurisdictions import Jurisdiction
 from docket.jurisdictions import load as load_jurisdiction
-from docket.ledger import log
+from docket.ledger import log, timestamp
+from docket.ledger.note import Verifier
 from docket.model import forms, identifiers, media, timeparse
 from docket.model.identifiers import Identifier
 from docket.model.records import IncidentData, PersonData
@@ -393,9 +395,111 @@ class Diary:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
         return self.path.with_name(f"{self.path.stem}-backup-{stamp}{self.path.suffix}")
 
+    # --- the tamper-evident log ------------------------------------------------------------
+
+    def key(self) -> Verifier:
+        """The verifier key of the diary's signing key, to hand over separately."""
+        with self._file.read() as conn:
+            return log.verifier(conn)
+
+    def checkpoint(
+        self, timestamp_urls: list[str] | None = None, tsa_root_pem: bytes | None = None
+    ) -> CheckpointOutcome:
+        """Sign a checkpoint for the log as it is now; with URLs, ask each authority for a
+        trusted timestamp over it (queued for later if an authority cannot be reached)."""
+        roots = timestamp.load_roots(tsa_root_pem) if tsa_root_pem else None
+        with self._write() as conn:
+            cp = log.seal(conn)
+            assert cp is not None  # a diary always has at least its log.key entry
+            ids = []
+            for url in timestamp_urls or []:
+                prepared = timestamp.prepare(cp.note.encode("utf-8"))
+                ids.append(
+                    log.queue_timestamp(
+                        conn,
+                        cp.size,
+                        url,
+                        prepared.der,
+                        prepared.nonce,
+                        tsa_root_pem.decode("ascii") if tsa_root_pem else None,
+                    )
+                )
+        results = self._send_timestamps(ids, roots) if ids else []
+        return CheckpointOutcome(cp.size, cp.root, cp.note, results)
+
+    def retry_timestamps(self) -> list[TimestampOutcome]:
+        """Send every queued timestamp request again."""
+        return self._send_timestamps(None, None)
+
+    def _send_timestamps(
+        self, ids: list[int] | None, roots: list[x509.Certificate] | None
+    ) -> list[TimestampOutcome]:
+        with self._file.read() as conn:
+            pending = [p for p in log.pending_timestamps(conn) if ids is None or p.id in ids]
+        outcomes = []
+        for p in pending:
+            use_roots = roots or (timestamp.load_roots(p.tsa_root.encode()) if p.tsa_root else None)
+            try:
+                response = timestamp.send(p.url, p.request)
+                checked = timestamp.check(response, p.note.encode("utf-8"), p.nonce, use_roots)
+            except timestamp.Unreachable as exc:
+                with self._file.write() as conn:
+                    log.finish_timestamp(conn, p.id, status="queued", error=str(exc))
+                outcomes.append(
+                    TimestampOutcome(p.checkpoint_size, p.url, "queued", None, str(exc))
+                )
+                continue
+            except timestamp.TimestampError as exc:
+                with self._file.write() as conn:
+                    log.finish_timestamp(conn, p.id, status="failed", error=str(exc))
+                outcomes.append(
+                    TimestampOutcome(p.checkpoint_size, p.url, "failed", None, str(exc))
+                )
+                continue
+            gen = checked.gen_time.isoformat()
+            with self._file.write() as conn:
+                log.finish_timestamp(conn, p.id, status="granted", response=response, gen_time=gen)
+            outcomes.append(
+                TimestampOutcome(p.checkpoint_size, p.url, "granted", gen, checked.detail)
+            )
+        return outcomes
+
+    def verify(
+        self,
+        *,
+        since: bytes | None = None,
+        since_vkey: str | None = None,
+        tsa_roots_pem: bytes | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> integrity.Report:
+        """Recompute and check everything in the diary (see ``docket.integrity``)."""
+        since_arg = None
+        if since is not None:
+            since_arg = integrity.Since(since, Verifier.parse(since_vkey) if since_vkey else None)
+        roots = timestamp.load_roots(tsa_roots_pem) if tsa_roots_pem else None
+        with self._file.read() as conn:
+            return integrity.verify(conn, since=since_arg, tsa_roots=roots, progress=progress)
+
     def check_file(self) -> list[str]:
         """Page-level checks of the encrypted file (HMAC of every page, SQLite structure)."""
         return self._file.integrity_problems()
+
+
+@dataclasses.dataclass(frozen=True)
+class TimestampOutcome:
+    checkpoint_size: int
+    url: str
+    status: str  # granted | queued | failed
+    gen_time: str | None
+    detail: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointOutcome:
+    size: int
+    root: bytes
+    note: str
+    timestamps: list[TimestampOutcome]
 
 
 def replace_person(data: PersonData, **changes: object) -> PersonData:

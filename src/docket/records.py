@@ -8,6 +8,7 @@ at all. Nothing here validates what a person typed; that is the model's job.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -498,15 +499,31 @@ def history(conn: Connection, kind: str, record_id: int) -> list[VersionView]:
     return sorted(out, key=lambda v: v.seq)
 
 
-def _purge_subject(conn: Connection, subject: str, by_seq: int) -> list[int]:
-    seqs = [
-        r.seq
-        for r in conn.execute(
-            select(entry.c.seq).where(entry.c.subject == subject, entry.c.type != "redaction")
-        )
+def _purge_subject(conn: Connection, subject: str, by_seq: int) -> list[dict[str, Any]]:
+    """Remove the content of every entry about ``subject``; return what the redaction entry
+    must record about each (everything but the content), so their leaves stay checkable."""
+    rows = conn.execute(
+        select(entry).where(entry.c.subject == subject, entry.c.type != "redaction")
+    ).all()
+    listing = [
+        {
+            "seq": r.seq,
+            "type": r.type,
+            "subject": r.subject,
+            "recorded_at": r.recorded_at,
+            "salt": base64.b64encode(bytes(r.salt)).decode("ascii"),
+            "corrects": r.corrects,
+            "reason": r.reason,
+            "leaf": bytes(r.leaf_hash).hex(),
+        }
+        for r in rows
     ]
-    conn.execute(update(entry).where(entry.c.seq.in_(seqs)).values(record=None, redacted_by=by_seq))
-    return seqs
+    conn.execute(
+        update(entry)
+        .where(entry.c.seq.in_([r.seq for r in rows]))
+        .values(record=None, redacted_by=by_seq)
+    )
+    return [{k: v for k, v in item.items() if v is not None} for item in listing]
 
 
 def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
@@ -545,7 +562,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         raise _redacted(kind, record_id, None)
     subjects += [f"attachment/{a}" for a in attachment_ids if f"attachment/{a}" not in subjects]
     seq = log_size(conn)
-    purged: list[int] = []
+    purged: list[dict[str, Any]] = []
     for s in subjects:
         purged += _purge_subject(conn, s, seq)
     shas = {
@@ -558,7 +575,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         conn,
         type="redaction",
         subject=f"{kind}/{record_id}",
-        record={"subjects": subjects, "entries": sorted(purged)},
+        record={"subjects": subjects, "entries": sorted(purged, key=lambda p: p["seq"])},
         reason=reason,
     )
     assert e.seq == seq

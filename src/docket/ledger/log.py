@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from docket.ledger import merkle
 from docket.ledger.merkle import NodeSource
@@ -23,6 +23,7 @@ from docket.ledger.note import Checkpoint, Signer, Verifier
 from docket.model.entry import Entry, canonical, new_salt
 from docket.model.timeparse import utc_rfc3339
 from docket.store.schema import checkpoint, entry, meta, tree_node
+from docket.store.schema import timestamp as timestamp_table
 
 ORIGIN_PREFIX = "docket.invalid/"
 
@@ -215,3 +216,82 @@ def build_tree(conn: Connection) -> None:
             batch = []
     if batch:
         conn.execute(insert(tree_node), batch)
+
+
+# --- timestamp requests -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingTimestamp:
+    id: int
+    checkpoint_size: int
+    url: str
+    nonce: int
+    request: bytes
+    note: str
+    tsa_root: str | None
+
+
+def queue_timestamp(
+    conn: Connection,
+    checkpoint_size: int,
+    url: str,
+    request: bytes,
+    nonce: int,
+    tsa_root: str | None,
+) -> int:
+    result = conn.execute(
+        insert(timestamp_table).values(
+            checkpoint_size=checkpoint_size,
+            url=url,
+            requested_at=now_utc(),
+            nonce=str(nonce),
+            request=request,
+            status="queued",
+            tsa_root=tsa_root,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def pending_timestamps(conn: Connection) -> list[PendingTimestamp]:
+    rows = conn.execute(
+        select(timestamp_table, checkpoint.c.note)
+        .join(checkpoint, checkpoint.c.size == timestamp_table.c.checkpoint_size)
+        .where(timestamp_table.c.status == "queued")
+        .order_by(timestamp_table.c.id)
+    )
+    return [
+        PendingTimestamp(
+            r.id, r.checkpoint_size, r.url, int(r.nonce), bytes(r.request), r.note, r.tsa_root
+        )
+        for r in rows
+    ]
+
+
+def finish_timestamp(
+    conn: Connection,
+    ts_id: int,
+    *,
+    status: str,
+    response: bytes | None = None,
+    gen_time: str | None = None,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        update(timestamp_table)
+        .where(timestamp_table.c.id == ts_id)
+        .values(
+            status=status,
+            response=response,
+            gen_time=gen_time,
+            error=error,
+            completed_at=None if status == "queued" else now_utc(),
+        )
+    )
+
+
+def timestamps(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(timestamp_table).order_by(timestamp_table.c.id)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import rfc8785
 ENTRY_VERSION = 1
 SALT_BYTES = 32
 CLOCK_LABEL = "device"  # recorded_at comes from this device's clock, which nobody vouches for
+assert CLOCK_LABEL == "device"  # encode_entry writes it literally
 
 
 def canonical(value: Any) -> bytes:
@@ -27,6 +29,42 @@ def canonical(value: Any) -> bytes:
 
 def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
+
+
+def jcs_string(value: str) -> str:
+    """A JSON string as RFC 8785 writes it: only quote, backslash and controls escaped."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def encode_entry(
+    *,
+    seq: int,
+    type: str,
+    subject: str,
+    recorded_at: str,
+    record_json: str | None,
+    salt: bytes,
+    corrects: int | None,
+    reason: str | None,
+) -> bytes:
+    """The canonical entry bytes, assembled from stored columns without parsing the record.
+
+    Keys appear in RFC 8785 order (clock, corrects, reason, record, recorded_at, salt, seq,
+    subject, type, v); ``record_json`` must already be canonical, as Docket stores it.
+    """
+    parts = ['{"clock":"device"']
+    if corrects is not None:
+        parts.append(f'"corrects":{int(corrects)}')
+    if reason is not None:
+        parts.append(f'"reason":{jcs_string(reason)}')
+    parts.append(f'"record":{"null" if record_json is None else record_json}')
+    parts.append(f'"recorded_at":{jcs_string(recorded_at)}')
+    parts.append(f'"salt":"{base64.b64encode(salt).decode("ascii")}"')
+    parts.append(f'"seq":{int(seq)}')
+    parts.append(f'"subject":{jcs_string(subject)}')
+    parts.append(f'"type":{jcs_string(type)}')
+    parts.append(f'"v":{ENTRY_VERSION}')
+    return (",".join(parts) + "}").encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -58,7 +96,16 @@ class Entry:
         return doc
 
     def encode(self) -> bytes:
-        return canonical(self.document())
+        return encode_entry(
+            seq=self.seq,
+            type=self.type,
+            subject=self.subject,
+            recorded_at=self.recorded_at,
+            record_json=None if self.record is None else canonical(self.record).decode("utf-8"),
+            salt=self.salt,
+            corrects=self.corrects,
+            reason=self.reason,
+        )
 
     def leaf_hash(self) -> bytes:
         return hashlib.sha256(b"\x00" + self.encode()).digest()

@@ -1,0 +1,645 @@
+"""``docket verify``: recompute and check everything in one diary against its log.
+
+Checks, streaming (memory does not grow with the diary): every entry's leaf hash recomputed
+from its stored columns; no gaps in the sequence; every removal recorded by a redaction entry;
+every stored tree node; every checkpoint's signature, origin and root against the recomputed
+tree; the log's own record of its signing key; every evidence file's bytes against its
+SHA-256 and size; the tables the app reads (incidents, people, identifiers, links, files)
+against the entries they come from; every timestamp token; and, with ``since``, that the diary
+is an append-only extension of a checkpoint handed over earlier.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import Connection
+
+from docket.ledger import merkle, timestamp
+from docket.ledger.note import NoteError, Verifier, open_checkpoint
+from docket.model.entry import encode_entry
+from docket.model.records import AttachmentData, IncidentData, PersonData
+from docket.records import _projection
+
+Cursor = Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    seq: int | None = None
+    subject: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Removal:
+    seq: int
+    subject: str
+    removed_on: str
+    by_seq: int
+
+
+@dataclass(frozen=True)
+class TimestampResult:
+    checkpoint_size: int
+    url: str
+    gen_time: str | None
+    trusted: bool
+    detail: str
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    origin: str = ""
+    vkey: str = ""
+    fingerprint: str = ""
+    checkpoints: int = 0
+    latest_checkpoint: int = 0
+    files: int = 0
+    file_bytes: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    removals: list[Removal] = field(default_factory=list)
+    timestamps: list[TimestampResult] = field(default_factory=list)
+    queued_timestamps: int = 0
+    since: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(
+        self, code: str, message: str, seq: int | None = None, subject: str | None = None
+    ) -> None:
+        self.problems.append(Problem(code, message, seq, subject))
+
+    def affected_entries(self) -> list[int]:
+        return sorted({p.seq for p in self.problems if p.seq is not None})
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "root": self.root.hex(),
+            "origin": self.origin,
+            "vkey": self.vkey,
+            "fingerprint": self.fingerprint,
+            "checkpoints": self.checkpoints,
+            "latest_checkpoint": self.latest_checkpoint,
+            "files": self.files,
+            "file_bytes": self.file_bytes,
+            "problems": [p.as_json() for p in self.problems],
+            "affected_entries": self.affected_entries(),
+            "removals": [r.__dict__ for r in self.removals],
+            "timestamps": [t.__dict__ for t in self.timestamps],
+            "queued_timestamps": self.queued_timestamps,
+            "since": self.since,
+        }
+
+
+@dataclass(frozen=True)
+class Since:
+    """A checkpoint handed over earlier, and the key it must be signed with."""
+
+    note: bytes
+    verifier: Verifier | None = None  # None: the diary's own key
+
+
+class _Levels:
+    """One cursor per tree level, compared in order with the nodes the recomputation closes."""
+
+    def __init__(self, raw: Any, report: Report) -> None:
+        self._raw = raw
+        self._cursors: dict[int, Cursor] = {}
+        self._report = report
+        self._failed = False
+
+    def _cursor(self, level: int) -> Cursor:
+        if level not in self._cursors:
+            self._cursors[level] = self._raw.execute(
+                "SELECT idx, hash FROM tree_node WHERE level = ? ORDER BY idx", (level,)
+            )
+        return self._cursors[level]
+
+    def check(self, level: int, index: int, value: bytes) -> None:
+        row = self._cursor(level).fetchone()
+        if self._failed:
+            return
+        if row is None or row[0] != index or bytes(row[1]) != value:
+            self._failed = True
+            first = index << level
+            self._report.add(
+                "tree_node",
+                f"the stored Merkle tree disagrees with the entries from entry {first} on",
+                first,
+            )
+
+    def finish(self) -> None:
+        """Any stored node the recomputation never produced is one too many."""
+        top = self._raw.execute("SELECT coalesce(max(level), 0) FROM tree_node").fetchone()[0]
+        for level in range(1, max(int(top), max(self._cursors, default=0)) + 1):
+            if self._cursor(level).fetchone() is not None:
+                if not self._failed:
+                    self._report.add("tree_node", "the stored Merkle tree has nodes beyond the log")
+                self._failed = True
+                return
+
+
+def _subject_label(subject: str) -> str:
+    kind, _, rid = subject.partition("/")
+    return f"{kind} {rid}" if rid else kind
+
+
+def _entries(raw: Any) -> Iterator[tuple[Any, ...]]:
+    yield from raw.execute(
+        "SELECT seq, type, subject, recorded_at, corrects, reason, salt, record, leaf_hash, "
+        "redacted_by FROM entry ORDER BY seq"
+    )
+
+
+def verify(
+    conn: Connection,
+    *,
+    since: Since | None = None,
+    tsa_roots: list[x509.Certificate] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Check the diary open on ``conn`` (a read transaction) and return the report."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    report = Report()
+    meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
+    from docket.ledger import log
+
+    try:
+        diary_verifier = log.verifier(conn)
+    except log.LogDamaged:
+        report.add("signing_key", "the diary's signing key is missing")
+        return report
+    report.origin = meta.get("log_origin", "")
+    report.vkey = diary_verifier.encode()
+    report.fingerprint = diary_verifier.fingerprint()
+    total = int(raw.execute("SELECT coalesce(max(seq) + 1, 0) FROM entry").fetchone()[0])
+
+    since_cp = None
+    if since is not None:
+        try:
+            since_cp = open_checkpoint(since.note, since.verifier or diary_verifier)
+        except NoteError as exc:
+            report.add("since_checkpoint", f"the checkpoint you gave does not check out: {exc}")
+        report.since = {"given": True}
+
+    checkpoints = raw.execute("SELECT size, root, note FROM checkpoint ORDER BY size")
+    next_cp = checkpoints.fetchone()
+    compact = merkle.CompactRange()
+    levels = _Levels(raw, report)
+    redacted: list[tuple[int, str, int, dict[str, Any]]] = []
+    redactions: dict[int, tuple[dict[int, dict[str, Any]], str]] = {}
+    files: list[tuple[int, str, str, int]] = []
+    key_entry: str | None = None
+    expected = 0
+    roots_at: dict[int, bytes] = {}
+    mismatched: list[int] = []
+    wanted_sizes = {since_cp.size} if since_cp is not None else set()
+
+    def at_size() -> None:
+        nonlocal next_cp
+        n = compact.size
+        if n in wanted_sizes:
+            roots_at[n] = compact.root()
+        while next_cp is not None and next_cp[0] <= n:
+            size, stored_root, note = int(next_cp[0]), bytes(next_cp[1]), next_cp[2]
+            report.checkpoints += 1
+            report.latest_checkpoint = size
+            try:
+                cp = open_checkpoint(note, diary_verifier, report.origin)
+                if cp.size != size or cp.root != stored_root:
+                    raise NoteError("its text does not match the stored size and root")
+                if size == n and cp.root != compact.root():
+                    mismatched.append(size)
+            except NoteError as exc:
+                report.add("checkpoint", f"the checkpoint at {size} entries is not valid: {exc}")
+            next_cp = checkpoints.fetchone()
+
+    for row in _entries(raw):
+        seq, etype, subject, recorded_at, corrects, reason, salt, record, stored, by = row
+        if seq != expected:
+            if seq > expected:
+                report.add(
+                    "entry_missing",
+                    f"entries {expected} to {seq - 1} are missing: deleted outside Docket"
+                    if seq - expected > 1
+                    else f"entry {expected} is missing: deleted outside Docket",
+                    expected,
+                )
+            expected = seq
+        stored = bytes(stored)
+        if record is not None:
+            entry_bytes = encode_entry(
+                seq=seq,
+                type=etype,
+                subject=subject,
+                recorded_at=recorded_at,
+                record_json=record,
+                salt=bytes(salt),
+                corrects=corrects,
+                reason=reason,
+            )
+            leaf = hashlib.sha256(b"\x00" + entry_bytes).digest()
+            if leaf != stored:
+                report.add(
+                    "entry_changed",
+                    f"entry {seq} ({_subject_label(subject)}) was changed after it was written",
+                    seq,
+                    subject,
+                )
+            if etype == "redaction":
+                rec = json.loads(record)
+                purged = {int(item["seq"]): item for item in rec.get("entries", [])}
+                redactions[seq] = (purged, recorded_at)
+            elif etype == "attachment.added":
+                rec = json.loads(record)
+                files.append((seq, subject, rec.get("sha256", ""), int(rec.get("size", -1))))
+            elif etype == "log.key" and key_entry is None:
+                key_entry = json.loads(record).get("vkey")
+        else:
+            leaf = stored
+            redacted.append(
+                (
+                    seq,
+                    subject,
+                    by if by is not None else -1,
+                    {
+                        "seq": seq,
+                        "type": etype,
+                        "subject": subject,
+                        "recorded_at": recorded_at,
+                        "salt": base64.b64encode(bytes(salt)).decode("ascii"),
+                        "corrects": corrects,
+                        "reason": reason,
+                        "leaf": stored.hex(),
+                    },
+                )
+            )
+        done: list[tuple[int, int, bytes]] = []
+        compact.push(leaf, done)
+        for level, index, value in done:
+            levels.check(level, index, value)
+        expected = seq + 1
+        at_size()
+        if progress is not None and seq % 4096 == 0:
+            progress(seq, total)
+    levels.finish()
+    if mismatched:
+        report.add(
+            "checkpoint_root",
+            f"{len(mismatched)} signed checkpoint(s), covering {mismatched[0]} to "
+            f"{mismatched[-1]} entries, do not match the entries now in the diary: something "
+            f"in the first {mismatched[0]} entries was changed after it was signed",
+        )
+    report.entries = compact.size
+    report.root = compact.root()
+    if next_cp is not None:
+        report.add(
+            "entry_missing",
+            f"a signed checkpoint covers {int(next_cp[0])} entries but the diary has only "
+            f"{compact.size}: the newest entries were deleted outside Docket",
+            compact.size,
+        )
+        while next_cp is not None:
+            report.checkpoints += 1
+            next_cp = checkpoints.fetchone()
+
+    if next_cp is None and report.latest_checkpoint < compact.size and compact.size:
+        report.add(
+            "checkpoint_missing",
+            f"the log has {compact.size} entries but its newest signed checkpoint covers only "
+            f"{report.latest_checkpoint}: entries were added outside Docket",
+            report.latest_checkpoint,
+        )
+    if key_entry != diary_verifier.encode():
+        report.add(
+            "signing_key",
+            "the key that signs this diary's checkpoints is not the one recorded in its log",
+        )
+
+    for seq, subject, by, columns in redacted:
+        redaction = redactions.get(by)
+        if redaction is None or seq not in redaction[0]:
+            report.add(
+                "content_missing",
+                f"the content of entry {seq} ({_subject_label(subject)}) is gone, but no "
+                "removal by you is recorded for it",
+                seq,
+                subject,
+            )
+            continue
+        recorded = {k: v for k, v in columns.items() if v is not None}
+        if redaction[0][seq] != recorded:
+            report.add(
+                "entry_changed",
+                f"entry {seq} ({_subject_label(subject)}), whose content you removed, was "
+                "changed afterwards",
+                seq,
+                subject,
+            )
+            continue
+        report.removals.append(Removal(seq, subject, redaction[1][:10], by))
+
+    _check_files(raw, report, files)
+    _check_projections(raw, report)
+    _check_timestamps(raw, report, tsa_roots)
+    if since_cp is not None and report.since is not None:
+        _check_since(conn, report, since_cp, roots_at.get(since_cp.size))
+    return report
+
+
+def _check_files(raw: Any, report: Report, files: list[tuple[int, str, str, int]]) -> None:
+    for seq, subject, sha_hex, size in files:
+        row = raw.execute(
+            "SELECT a.redacted, a.sha256, b.purged FROM attachment a "
+            "LEFT JOIN blob b ON b.sha256 = a.sha256 WHERE a.id = ?",
+            (int(subject.partition("/")[2] or -1),),
+        ).fetchone()
+        if row is None:
+            continue  # reported by the projection check
+        if row[0]:
+            continue  # removed by the person: its bytes are meant to be gone
+        if bytes(row[1]).hex() != sha_hex or row[2] is None or row[2]:
+            report.add(
+                "file_changed",
+                f"the file in entry {seq} ({_subject_label(subject)}) is not the one recorded",
+                seq,
+                subject,
+            )
+            continue
+        digest = hashlib.sha256()
+        count = 0
+        bad = False
+        chunks = raw.execute(
+            "SELECT bc.idx, bc.chunk_sha256, c.data FROM blob_chunk bc "
+            "LEFT JOIN chunk c ON c.sha256 = bc.chunk_sha256 "
+            "WHERE bc.blob_sha256 = ? ORDER BY bc.idx",
+            (bytes.fromhex(sha_hex),),
+        )
+        for expected_idx, (idx, chunk_sha, data) in enumerate(chunks):
+            if idx != expected_idx or data is None or hashlib.sha256(data).digest() != chunk_sha:
+                bad = True
+                break
+            digest.update(data)
+            count += len(data)
+        if bad or count != size or digest.hexdigest() != sha_hex:
+            report.add(
+                "file_changed",
+                f"the bytes of the file in entry {seq} ({_subject_label(subject)}) changed",
+                seq,
+                subject,
+            )
+            continue
+        report.files += 1
+        report.file_bytes += count
+
+
+def _merge(
+    rows: Iterator[tuple[Any, ...]], groups: Iterator[tuple[Any, ...]]
+) -> Iterator[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]:
+    """Merge two streams sorted by their first column; yield (row, group) pairs by key."""
+    r = next(rows, None)
+    g = next(groups, None)
+    while r is not None or g is not None:
+        if g is None or (r is not None and r[0] < g[0]):
+            yield r, None
+            r = next(rows, None)
+        elif r is None or g[0] < r[0]:
+            yield None, g
+            g = next(groups, None)
+        else:
+            yield r, g
+            r = next(rows, None)
+            g = next(groups, None)
+
+
+def _groups(raw: Any, kind: str) -> Iterator[tuple[Any, ...]]:
+    prefix = f"{kind}/"
+    return iter(
+        raw.execute(
+            "SELECT CAST(substr(subject, ?) AS INTEGER) AS id, min(seq), max(seq), count(*) "
+            "FROM entry WHERE subject LIKE ? AND type != 'redaction' "
+            "GROUP BY subject ORDER BY id",
+            (len(prefix) + 1, prefix + "%"),
+        )
+    )
+
+
+def _check_projections(raw: Any, report: Report) -> None:
+    def mismatch(kind: str, rid: int, seq: int | None, what: str) -> None:
+        report.add(
+            "table_changed",
+            f"the diary's table for {kind} {rid} does not match its log entries ({what})",
+            seq,
+            f"{kind}/{rid}",
+        )
+
+    # incidents, with their links to people
+    links = iter(
+        raw.execute("SELECT incident_id, person_id FROM incident_person ORDER BY incident_id")
+    )
+    link = next(links, None)
+    live_people = {r[0] for r in raw.execute("SELECT id FROM person WHERE NOT redacted")}
+    rows = iter(
+        raw.execute(
+            "SELECT i.id, i.created_seq, i.current_seq, i.version, i.recorded_at, "
+            "i.occurred_start, i.occurred_end, i.category, i.channel, i.redacted, e.subject, "
+            "e.record, c.recorded_at FROM incident i LEFT JOIN entry e ON e.seq = i.current_seq "
+            "LEFT JOIN entry c ON c.seq = i.created_seq ORDER BY i.id"
+        )
+    )
+    for row, group in _merge(rows, _groups(raw, "incident")):
+        if row is None:
+            assert group is not None
+            mismatch("incident", group[0], group[2], "it is missing from the table")
+            continue
+        iid = row[0]
+        linked: set[int] = set()
+        while link is not None and link[0] <= iid:
+            if link[0] == iid:
+                linked.add(link[1])
+            link = next(links, None)
+        if group is None:
+            mismatch("incident", iid, None, "no entry records it")
+            continue
+        _, first, last, count = group
+        if (row[1], row[2], row[3]) != (first, last, count) or row[10] != f"incident/{iid}":
+            mismatch("incident", iid, last, "its versions")
+            continue
+        if row[4] != row[12]:
+            mismatch("incident", iid, first, "when it was recorded")
+        if row[11] is None:
+            if not row[9] or row[7] != "" or row[8] is not None or linked:
+                mismatch("incident", iid, last, "it should show as removed")
+            continue
+        if row[9]:
+            mismatch("incident", iid, last, "it shows as removed but is not")
+            continue
+        data = IncidentData.from_record(json.loads(row[11]))
+        proj = _projection(data)
+        got = {
+            "occurred_start": row[5],
+            "occurred_end": row[6],
+            "category": row[7],
+            "channel": row[8],
+        }
+        if got != proj:
+            fields = ", ".join(k for k in proj if proj[k] != got[k])
+            mismatch("incident", iid, last, fields)
+        if linked != set(data.people) & live_people:
+            mismatch("incident", iid, last, "the people linked to it")
+
+    # people and their identifiers
+    rows = iter(
+        raw.execute(
+            "SELECT p.id, p.created_seq, p.current_seq, p.version, p.name, p.role, "
+            "p.relationship, p.redacted, e.subject, e.record FROM person p "
+            "LEFT JOIN entry e ON e.seq = p.current_seq ORDER BY p.id"
+        )
+    )
+    for row, group in _merge(rows, _groups(raw, "person")):
+        if row is None:
+            assert group is not None
+            mismatch("person", group[0], group[2], "they are missing from the register")
+            continue
+        pid = row[0]
+        idents = {
+            (k, p, v)
+            for k, p, v in raw.execute(
+                "SELECT kind, platform, value FROM identifier WHERE person_id = ?", (pid,)
+            )
+        }
+        if group is None:
+            mismatch("person", pid, None, "no entry records them")
+            continue
+        _, first, last, count = group
+        if (row[1], row[2], row[3]) != (first, last, count) or row[8] != f"person/{pid}":
+            mismatch("person", pid, last, "their versions")
+            continue
+        if row[9] is None:
+            if not row[7] or row[4] != "" or idents:
+                mismatch("person", pid, last, "they should show as removed")
+            continue
+        pdata = PersonData.from_record(json.loads(row[9]))
+        if (row[4], row[5], row[6], bool(row[7])) != (
+            pdata.name,
+            pdata.role,
+            pdata.relationship,
+            False,
+        ):
+            mismatch("person", pid, last, "name, role or relationship")
+        if idents != {(i.kind, i.platform, i.value) for i in pdata.identifiers}:
+            mismatch("person", pid, last, "their numbers, addresses, accounts or vehicles")
+
+    # evidence files
+    rows = iter(
+        raw.execute(
+            "SELECT a.id, a.created_seq, a.current_seq, a.incident_id, a.sha256, a.size, "
+            "a.media_type, a.original_name, a.redacted, e.subject, e.record FROM attachment a "
+            "LEFT JOIN entry e ON e.seq = a.current_seq ORDER BY a.id"
+        )
+    )
+    for row, group in _merge(rows, _groups(raw, "attachment")):
+        if row is None:
+            assert group is not None
+            mismatch("attachment", group[0], group[2], "it is missing from the table")
+            continue
+        aid = row[0]
+        if group is None:
+            mismatch("attachment", aid, None, "no entry records it")
+            continue
+        _, first, last, count = group
+        if (row[1], row[2], count) != (first, last, 1) or row[9] != f"attachment/{aid}":
+            mismatch("attachment", aid, last, "its entry")
+            continue
+        if row[10] is None:
+            if not row[8] or row[6] != "" or row[7] != "":
+                mismatch("attachment", aid, last, "it should show as removed")
+            continue
+        adata = AttachmentData.from_record(json.loads(row[10]))
+        got_a = (row[3], bytes(row[4]).hex(), row[5], row[6], row[7], bool(row[8]))
+        want_a = (adata.incident, adata.sha256, adata.size, adata.media_type, adata.name, False)
+        if got_a != want_a:
+            mismatch("attachment", aid, last, "its name, type, size or fingerprint")
+
+
+def _check_timestamps(raw: Any, report: Report, roots: list[x509.Certificate] | None) -> None:
+    for tid, size, url, nonce, status, response, tsa_root, note in raw.execute(
+        "SELECT t.id, t.checkpoint_size, t.url, t.nonce, t.status, t.response, t.tsa_root, "
+        "c.note FROM timestamp t LEFT JOIN checkpoint c ON c.size = t.checkpoint_size "
+        "ORDER BY t.id"
+    ):
+        if status == "queued":
+            report.queued_timestamps += 1
+            continue
+        if status != "granted":
+            continue
+        if note is None or response is None:
+            report.add("timestamp", f"timestamp {tid} has lost its checkpoint or token")
+            continue
+        use_roots = roots
+        if not use_roots and tsa_root:
+            use_roots = timestamp.load_roots(tsa_root.encode())
+        try:
+            result = timestamp.check(bytes(response), note.encode("utf-8"), int(nonce), use_roots)
+        except timestamp.TimestampError as exc:
+            report.add("timestamp", f"the timestamp from {url} on checkpoint {size} fails: {exc}")
+            continue
+        detail = result.detail
+        if result.trusted and not roots:
+            detail = "verified against the root certificate stored with it (not independent)"
+        report.timestamps.append(
+            TimestampResult(
+                size, url, result.gen_time.isoformat(), result.trusted and bool(roots), detail
+            )
+        )
+
+
+def _check_since(conn: Connection, report: Report, cp: Any, recomputed: bytes | None) -> None:
+    from docket.ledger import log
+
+    assert report.since is not None
+    report.since.update({"size": cp.size, "root": cp.root.hex(), "origin": cp.origin})
+    if cp.origin != report.origin:
+        report.add("since_checkpoint", "the checkpoint you gave belongs to another diary")
+        return
+    if cp.size > report.entries:
+        report.add(
+            "since_checkpoint",
+            f"the checkpoint you gave covers {cp.size} entries but the diary now has only "
+            f"{report.entries}: entries were removed",
+        )
+        return
+    if recomputed != cp.root:
+        report.add(
+            "since_checkpoint",
+            f"the diary's first {cp.size} entries are not the ones the checkpoint you gave "
+            "covers: the log was rewritten",
+            cp.size - 1,
+        )
+        return
+    try:
+        proof = log.consistency_proof(conn, cp.size, report.entries)
+        merkle.verify_consistency(cp.size, report.entries, proof, cp.root, report.root)
+    except (merkle.ProofError, log.LogDamaged) as exc:
+        report.add("since_checkpoint", f"the consistency proof does not verify: {exc}")
+        return
+    report.since["append_only"] = True
+    report.since["proof_hashes"] = len(proof)
