@@ -46,6 +46,8 @@ def check_acked(diary_path: Path, acked: dict[int, str], passphrase: str = PASSP
     with Diary.open(diary_path, passphrase) as d:
         assert d.check_file() == []
         assert_log_consistent(d)
+        report = d.verify()
+        assert report.ok, report.problems
         stored = {v.id: v for v in d.incidents()}
         for iid, desc in acked.items():
             v = stored[iid]
@@ -133,6 +135,7 @@ def test_sigkill_during_large_attach(
         completed += sum(1 for line in kill(proc) if line.startswith("ACK"))
         with Diary.open(diary_path, PASSPHRASE) as d:
             assert d.check_file() == []
+            assert d.verify().ok
             atts = d.attachments()
             assert len(atts) >= completed
             with d._file.read() as conn:

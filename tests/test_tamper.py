@@ -342,3 +342,26 @@ def test_since_with_another_key_is_refused(golden: Path) -> None:
     with Diary.open(golden, PASSPHRASE) as d:
         report = d.verify(since=forged)
     assert not report.ok and report.problems[0].code == "since_checkpoint"
+
+
+@pytest.mark.parametrize(
+    "record",
+    ['{"entries":[1,2]}', '{"entries":"x"}', "[]", '{"subjects":[]', '"just a string"'],
+)
+def test_unreadable_redaction_records_are_reported_not_crashed(
+    golden: Path, tmp_path: Path, record: str
+) -> None:
+    change = sql("UPDATE entry SET record = :r WHERE type = 'redaction'", r=record)
+    with tampered(golden, tmp_path, change) as d:
+        report = d.verify()
+    assert not report.ok
+
+
+@pytest.mark.parametrize("table", ["incident", "person", "attachment"])
+def test_unreadable_current_records_are_reported(golden: Path, tmp_path: Path, table: str) -> None:
+    change = sql(
+        f"UPDATE entry SET record = '{{}}' WHERE seq = (SELECT max(current_seq) FROM {table})"
+    )
+    with tampered(golden, tmp_path, change) as d:
+        report = d.verify()
+    assert not report.ok

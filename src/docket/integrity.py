@@ -264,15 +264,23 @@ def verify(
                     seq,
                     subject,
                 )
-            if etype == "redaction":
-                rec = json.loads(record)
-                purged = {int(item["seq"]): item for item in rec.get("entries", [])}
-                redactions[seq] = (purged, recorded_at)
-            elif etype == "attachment.added":
-                rec = json.loads(record)
-                files.append((seq, subject, rec.get("sha256", ""), int(rec.get("size", -1))))
-            elif etype == "log.key" and key_entry is None:
-                key_entry = json.loads(record).get("vkey")
+            try:
+                if etype == "redaction":
+                    rec = json.loads(record)
+                    purged = {int(item["seq"]): dict(item) for item in rec.get("entries", [])}
+                    redactions[seq] = (purged, recorded_at)
+                elif etype == "attachment.added":
+                    rec = json.loads(record)
+                    files.append((seq, subject, str(rec["sha256"]), int(rec["size"])))
+                elif etype == "log.key" and key_entry is None:
+                    key_entry = str(json.loads(record)["vkey"])
+            except (ValueError, TypeError, KeyError, AttributeError):
+                report.add(
+                    "entry_unreadable",
+                    f"entry {seq} ({_subject_label(subject)}) holds a record Docket cannot read",
+                    seq,
+                    subject,
+                )
         else:
             leaf = stored
             redacted.append(
@@ -492,7 +500,11 @@ def _check_projections(raw: Any, report: Report) -> None:
         if row[9]:
             mismatch("incident", iid, last, "it shows as removed but is not")
             continue
-        data = IncidentData.from_record(json.loads(row[11]))
+        try:
+            data = IncidentData.from_record(json.loads(row[11]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            mismatch("incident", iid, last, "its record cannot be read")
+            continue
         proj = _projection(data)
         got = {
             "occurred_start": row[5],
@@ -537,7 +549,11 @@ def _check_projections(raw: Any, report: Report) -> None:
             if not row[7] or row[4] != "" or idents:
                 mismatch("person", pid, last, "they should show as removed")
             continue
-        pdata = PersonData.from_record(json.loads(row[9]))
+        try:
+            pdata = PersonData.from_record(json.loads(row[9]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            mismatch("person", pid, last, "their record cannot be read")
+            continue
         if (row[4], row[5], row[6], bool(row[7])) != (
             pdata.name,
             pdata.role,
@@ -573,7 +589,11 @@ def _check_projections(raw: Any, report: Report) -> None:
             if not row[8] or row[6] != "" or row[7] != "":
                 mismatch("attachment", aid, last, "it should show as removed")
             continue
-        adata = AttachmentData.from_record(json.loads(row[10]))
+        try:
+            adata = AttachmentData.from_record(json.loads(row[10]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            mismatch("attachment", aid, last, "its record cannot be read")
+            continue
         got_a = (row[3], bytes(row[4]).hex(), row[5], row[6], row[7], bool(row[8]))
         want_a = (adata.incident, adata.sha256, adata.size, adata.media_type, adata.name, False)
         if got_a != want_a:

@@ -14,7 +14,14 @@ from typing import Any
 import click
 
 from docket import __version__
-from docket.cli import diary_cmds, evidence_cmds, incident_cmds, people_cmds, render
+from docket.cli import (
+    diary_cmds,
+    evidence_cmds,
+    incident_cmds,
+    ledger_cmds,
+    people_cmds,
+    render,
+)
 from docket.cli.state import State
 from docket.config import Settings
 from docket.errors import DocketError
@@ -79,7 +86,7 @@ def cli(ctx: click.Context, diary: Path | None, passphrase_file: Path | None) ->
     ctx.obj = State(settings=settings, passphrase_file=passphrase_file)
 
 
-for module in (diary_cmds, incident_cmds, people_cmds, evidence_cmds):
+for module in (diary_cmds, incident_cmds, people_cmds, evidence_cmds, ledger_cmds):
     module.register(cli)
 
 
