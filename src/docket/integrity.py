@@ -211,6 +211,7 @@ def verify(
     expected = 0
     roots_at: dict[int, bytes] = {}
     mismatched: list[int] = []
+    done: list[tuple[int, int, bytes]] = []
     wanted_sizes = {since_cp.size} if since_cp is not None else set()
 
     def at_size() -> None:
@@ -300,10 +301,11 @@ def verify(
                     },
                 )
             )
-        done: list[tuple[int, int, bytes]] = []
         compact.push(leaf, done)
-        for level, index, value in done:
-            levels.check(level, index, value)
+        if done:
+            for level, index, value in done:
+                levels.check(level, index, value)
+            done.clear()
         expected = seq + 1
         at_size()
         if progress is not None and seq % 4096 == 0:

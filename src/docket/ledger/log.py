@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from docket.ledger import merkle
 from docket.ledger.merkle import NodeSource
 from docket.ledger.note import Checkpoint, Signer, Verifier
-from docket.model.entry import Entry, canonical, new_salt
+from docket.model.entry import Entry, canonical, encode_entry, new_salt
 from docket.model.timeparse import utc_rfc3339
 from docket.store.schema import checkpoint, entry, meta, tree_node
 from docket.store.schema import timestamp as timestamp_table
@@ -32,21 +32,31 @@ def now_utc() -> str:
     return utc_rfc3339(datetime.now(UTC))
 
 
+def _raw(conn: Connection) -> Any:
+    """The transaction's own DB-API connection: the log's hot paths skip SQLAlchemy's
+    statement building, which costs far more than SQLCipher's work here."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw
+
+
 def size(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(entry.c.seq) + 1, 0))).scalar_one())
+    return int(_raw(conn).execute("SELECT coalesce(max(seq) + 1, 0) FROM entry").fetchone()[0])
 
 
 def node_source(conn: Connection) -> NodeSource:
+    raw = _raw(conn)
+
     def node(level: int, index: int) -> bytes:
         if level == 0:
-            value = conn.execute(select(entry.c.leaf_hash).where(entry.c.seq == index)).scalar()
+            row = raw.execute("SELECT leaf_hash FROM entry WHERE seq = ?", (index,)).fetchone()
         else:
-            value = conn.execute(
-                select(tree_node.c.hash).where(tree_node.c.level == level, tree_node.c.idx == index)
-            ).scalar()
-        if value is None:
+            row = raw.execute(
+                "SELECT hash FROM tree_node WHERE level = ? AND idx = ?", (level, index)
+            ).fetchone()
+        if row is None:
             raise LogDamaged(f"tree node ({level}, {index}) is missing")
-        return bytes(value)
+        return bytes(row[0])
 
     return node
 
@@ -67,9 +77,9 @@ def _add_tree_nodes(conn: Connection, index: int, leaf: bytes) -> None:
         h = merkle.node_hash(node(level, i - 1), h)
         level += 1
         i >>= 1
-        rows.append({"level": level, "idx": i, "hash": h})
+        rows.append((level, i, h))
     if rows:
-        conn.execute(insert(tree_node), rows)
+        _raw(conn).executemany("INSERT INTO tree_node (level, idx, hash) VALUES (?, ?, ?)", rows)
 
 
 def append(
@@ -92,20 +102,23 @@ def append(
         corrects=corrects,
         reason=reason,
     )
-    leaf = e.leaf_hash()
-    conn.execute(
-        insert(entry).values(
+    record_json = None if record is None else canonical(record).decode("utf-8")
+    leaf = merkle.leaf_hash(
+        encode_entry(
             seq=e.seq,
-            type=e.type,
-            subject=e.subject,
+            type=type,
+            subject=subject,
             recorded_at=e.recorded_at,
-            corrects=e.corrects,
-            reason=e.reason,
+            record_json=record_json,
             salt=e.salt,
-            record=None if record is None else canonical(record).decode("utf-8"),
-            leaf_hash=leaf,
-            redacted_by=None,
+            corrects=corrects,
+            reason=reason,
         )
+    )
+    _raw(conn).execute(
+        "INSERT INTO entry (seq, type, subject, recorded_at, corrects, reason, salt, record, "
+        "leaf_hash, redacted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        (e.seq, type, subject, e.recorded_at, corrects, reason, e.salt, record_json, leaf),
     )
     _add_tree_nodes(conn, e.seq, leaf)
     return e
