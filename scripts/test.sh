@@ -3,6 +3,8 @@
 # Used as-is by CI (.ci/run). Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ROOT"
+# openssl runs the local RFC 3161 timestamp authority the tests talk to on 127.0.0.1
+apt_install openssl
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 echo "== ruff"
 "$VENV/bin/ruff" check src tests bench
