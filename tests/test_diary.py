@@ -291,3 +291,9 @@ def test_clearing_both_effect_fields(diary: Diary) -> None:
     assert d is not None and d.effect.labels() == [] and d.effect.details == ""
     with pytest.raises(InputError):
         diary.edit_incident(iid, IncidentInput(clear=["category"]), "no")
+
+
+def test_a_new_diary_verifies_and_is_fully_checkpointed(diary: Diary) -> None:
+    report = diary.verify()
+    assert report.ok, report.problems
+    assert report.entries == FRESH_ENTRIES == report.latest_checkpoint

@@ -88,7 +88,7 @@ class Diary:
         }
         file = DiaryFile.create(path, passphrase, meta)
         diary = cls(file)
-        with file.write() as conn:
+        with diary._write() as conn:
             records.append(
                 conn,
                 type="diary.created",

@@ -12,6 +12,7 @@ import base64
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -243,13 +244,16 @@ def check_people_exist(conn: Connection, ids: Iterable[int]) -> None:
 # --- incidents ------------------------------------------------------------------------------
 
 
-def _projection(data: IncidentData) -> dict[str, Any]:
-    occ = data.occurred
+def incident_projection(record: dict[str, Any]) -> dict[str, Any]:
+    """The incident table's columns, from an incident's record: one definition for writing
+    them and for ``docket verify`` checking them."""
+    occ = record["occurred"]
+    end = occ.get("end")
     return {
-        "occurred_start": utc_rfc3339(occ.start),
-        "occurred_end": utc_rfc3339(occ.end) if occ.end else None,
-        "category": data.category,
-        "channel": data.channel,
+        "occurred_start": utc_rfc3339(datetime.fromisoformat(occ["start"])),
+        "occurred_end": utc_rfc3339(datetime.fromisoformat(end)) if end else None,
+        "category": record["category"],
+        "channel": record.get("channel"),
     }
 
 
@@ -265,12 +269,8 @@ def _link_people(conn: Connection, incident_id: int, people: Sequence[int]) -> N
 def create_incident(conn: Connection, data: IncidentData) -> int:
     check_people_exist(conn, data.people)
     incident_id = _next_id(conn, incident)
-    e = append(
-        conn,
-        type="incident.created",
-        subject=f"incident/{incident_id}",
-        record={"id": incident_id, **data.as_record()},
-    )
+    record = {"id": incident_id, **data.as_record()}
+    e = append(conn, type="incident.created", subject=f"incident/{incident_id}", record=record)
     conn.execute(
         insert(incident).values(
             id=incident_id,
@@ -279,7 +279,7 @@ def create_incident(conn: Connection, data: IncidentData) -> int:
             version=1,
             recorded_at=e.recorded_at,
             redacted=False,
-            **_projection(data),
+            **incident_projection(record),
         )
     )
     _link_people(conn, incident_id, data.people)
@@ -298,18 +298,19 @@ def update_incident(conn: Connection, incident_id: int, data: IncidentData, reas
     if row.redacted:
         raise _redacted("incident", incident_id, None)
     check_people_exist(conn, data.people)
+    record = {"id": incident_id, **data.as_record()}
     e = append(
         conn,
         type="incident.edited",
         subject=f"incident/{incident_id}",
-        record={"id": incident_id, **data.as_record()},
+        record=record,
         corrects=row.current_seq,
         reason=reason,
     )
     conn.execute(
         update(incident)
         .where(incident.c.id == incident_id)
-        .values(current_seq=e.seq, version=row.version + 1, **_projection(data))
+        .values(current_seq=e.seq, version=row.version + 1, **incident_projection(record))
     )
     _link_people(conn, incident_id, data.people)
     return e

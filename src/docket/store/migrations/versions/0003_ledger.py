@@ -53,6 +53,11 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.Text, nullable=True),
     )
     op.create_index("ix_timestamp_status", "timestamp", ["status"])
+    # counting redactions (summary) and finding log.key entries must not scan the whole log
+    op.create_index("ix_entry_type", "entry", ["type"])
+    # verify groups each record's entries by subject, leaving out redactions: a covering index
+    op.drop_index("ix_entry_subject", "entry")
+    op.create_index("ix_entry_subject_type", "entry", ["subject", "type"])
     bind = op.get_bind()
     log.build_tree(bind)
     log.ensure_key(bind)
