@@ -365,3 +365,29 @@ def test_unreadable_current_records_are_reported(golden: Path, tmp_path: Path, t
     with tampered(golden, tmp_path, change) as d:
         report = d.verify()
     assert not report.ok
+
+
+def test_consistency_proofs_between_anchored_checkpoints(golden: Path) -> None:
+    with Diary(DiaryFile(golden, material(golden))) as d:
+        report = d.verify()
+    assert report.ok and report.consistency_proofs >= 1
+
+
+def test_inconsistent_checkpoints_are_caught(golden: Path, tmp_path: Path) -> None:
+    """Two signed checkpoints that no append-only history can join: the first one is
+    re-signed over a different root, as if the log had been rewritten in between."""
+    from docket.ledger.note import Checkpoint
+
+    def change(conn: Connection) -> None:
+        first = conn.execute(text("SELECT min(size) FROM checkpoint")).scalar()
+        signer = log.signer(conn)
+        fake = b"\x11" * 32
+        note = signer.sign(Checkpoint(signer.name, first, fake).text())
+        conn.execute(
+            text("UPDATE checkpoint SET root = :r, note = :n WHERE size = :s"),
+            {"r": fake, "n": note, "s": first},
+        )
+
+    with tampered(golden, tmp_path, change) as d:
+        report = d.verify()
+    assert {"checkpoint_consistency", "checkpoint_root"} <= {p.code for p in report.problems}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class Report:
     removals: list[Removal] = field(default_factory=list)
     timestamps: list[TimestampResult] = field(default_factory=list)
     queued_timestamps: int = 0
+    consistency_proofs: int = 0
     since: dict[str, Any] | None = None
 
     @property
@@ -104,6 +106,7 @@ class Report:
             "removals": [r.__dict__ for r in self.removals],
             "timestamps": [t.__dict__ for t in self.timestamps],
             "queued_timestamps": self.queued_timestamps,
+            "consistency_proofs": self.consistency_proofs,
             "since": self.since,
         }
 
@@ -212,6 +215,15 @@ def verify(
     roots_at: dict[int, bytes] = {}
     mismatched: list[int] = []
     done: list[tuple[int, int, bytes]] = []
+    # the first checkpoint, the timestamped ones and the newest: proved consistent pairwise
+    anchored = {
+        int(r[0])
+        for r in raw.execute(
+            "SELECT DISTINCT checkpoint_size FROM timestamp WHERE status = 'granted'"
+        )
+    }
+    anchored.add(int(raw.execute("SELECT coalesce(max(size), 0) FROM checkpoint").fetchone()[0]))
+    anchors: list[tuple[int, bytes]] = []
     wanted_sizes = {since_cp.size} if since_cp is not None else set()
 
     def at_size() -> None:
@@ -221,6 +233,8 @@ def verify(
             roots_at[n] = compact.root()
         while next_cp is not None and next_cp[0] <= n:
             size, stored_root, note = int(next_cp[0]), bytes(next_cp[1]), next_cp[2]
+            if size in anchored or not anchors:
+                anchors.append((size, stored_root))
             report.checkpoints += 1
             report.latest_checkpoint = size
             try:
@@ -367,12 +381,35 @@ def verify(
             continue
         report.removals.append(Removal(seq, subject, redaction[1][:10], by))
 
+    _check_consistency(conn, raw, report, anchors)
     _check_files(raw, report, files)
     _check_projections(raw, report)
     _check_timestamps(raw, report, tsa_roots)
     if since_cp is not None and report.since is not None:
         _check_since(conn, report, since_cp, roots_at.get(since_cp.size))
     return report
+
+
+def _check_consistency(
+    conn: Connection, raw: Any, report: Report, anchors: list[tuple[int, bytes]]
+) -> None:
+    """RFC 9162 consistency proofs, from the stored tree, between consecutive anchored
+    checkpoints: each later one extends the earlier, which was only appended to."""
+    from docket.ledger import log
+
+    for (size1, root1), (size2, root2) in itertools.pairwise(anchors):
+        if size2 > report.entries:
+            break
+        try:
+            proof = log.consistency_proof(conn, size1, size2)
+            merkle.verify_consistency(size1, size2, proof, root1, root2)
+        except (merkle.ProofError, log.LogDamaged) as exc:
+            report.add(
+                "checkpoint_consistency",
+                f"the checkpoints at {size1} and {size2} entries are not consistent: {exc}",
+            )
+            return
+        report.consistency_proofs += 1
 
 
 def _check_files(raw: Any, report: Report, files: list[tuple[int, str, str, int]]) -> None:

@@ -138,6 +138,7 @@ tree_node = Table(
     Column("idx", Integer, nullable=False),
     Column("hash", LargeBinary, nullable=False),
     PrimaryKeyConstraint("level", "idx"),
+    sqlite_with_rowid=False,
 )
 
 checkpoint = Table(

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("idx", sa.Integer, nullable=False),
         sa.Column("hash", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("level", "idx"),
+        sqlite_with_rowid=False,  # one B-tree lookup per node read, not two
     )
     op.create_table(
         "checkpoint",
