@@ -47,6 +47,9 @@ def test_old_diary_upgrades_with_nothing_lost(old: Path) -> None:
         # the old entries, then the log.key entry added by migration 0003
         assert d.summary().entries == 1 + len(PEOPLE) + len(INCIDENTS) + 1
         upgraded_leaves = leaves(d._file)
+        report = d.verify()  # 0003 built the tree, the key entry and a first checkpoint
+        assert report.ok, report.problems
+        assert report.entries == report.latest_checkpoint == len(upgraded_leaves)
     backups = sorted(old.parent.glob("old.docket.before-upgrade-0001-*"))
     assert len(backups) == 1
     backup = DiaryFile.open.__func__  # type: ignore[attr-defined]

@@ -46,6 +46,9 @@ SAFETY_PRAGMAS: tuple[tuple[str, str, str], ...] = (
     ("cipher_log_level", "NONE", "NONE"),
 )
 BUSY_TIMEOUT_MS = 10_000
+# 32 MB of decrypted pages: proofs and verify over a large log read tree nodes at random, and
+# every cache miss costs a page decryption and HMAC check. Bounded, so memory stays flat.
+CACHE_SIZE_KIB = 32_000
 
 DbapiConnection = Any  # sqlcipher3.dbapi2.Connection has no type information
 
@@ -142,6 +145,7 @@ def _key_works(conn: DbapiConnection) -> bool:
 def apply_safety_pragmas(conn: DbapiConnection, path: Path) -> None:
     """Set DESIGN §5's pragmas and read each one back; refuse the connection otherwise."""
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_SIZE_KIB}")
     for name, value, expected in SAFETY_PRAGMAS:
         conn.execute(f"PRAGMA {name} = {value}").fetchall()
         row = conn.execute(f"PRAGMA {name}").fetchone()
