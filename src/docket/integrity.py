@@ -145,7 +145,6 @@ class _Levels:
             self._report.add(
                 "tree_node",
                 f"the stored Merkle tree disagrees with the entries from entry {first} on",
-                first,
             )
 
     def finish(self) -> None:
@@ -693,7 +692,6 @@ def _check_since(conn: Connection, report: Report, cp: Any, recomputed: bytes | 
             "since_checkpoint",
             f"the diary's first {cp.size} entries are not the ones the checkpoint you gave "
             "covers: the log was rewritten",
-            cp.size - 1,
         )
         return
     try:
