@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,11 @@ from docket.errors import (
     RecordRedacted,
     UnknownCategory,
 )
-from docket.model.entry import Entry
 from docket.model.forms import IncidentInput
 from docket.model.records import PersonData
 from docket.records import IncidentFilter
 from tests.conftest import FRESH_ENTRIES, PASSPHRASE
-from tests.helpers.checks import assert_log_consistent
+from tests.helpers.checks import assert_log_consistent, entry_from_row
 from tests.helpers.pages import decrypted_pages
 
 
@@ -158,17 +156,7 @@ def test_log_entries_are_canonical_and_hash_as_stored(diary: Diary, diary_path: 
         rows = conn.execute(text("SELECT * FROM entry ORDER BY seq")).all()
     for r in rows:
         assert len(r.salt) == 32
-        e = Entry(
-            r.seq,
-            r.type,
-            r.subject,
-            r.recorded_at,
-            json.loads(r.record),
-            bytes(r.salt),
-            r.corrects,
-            r.reason,
-        )
-        assert e.encode().decode().startswith('{"clock":"device"')
+        assert entry_from_row(r).encode().decode().startswith('{"clock":"device"')
     assert rows[-1].corrects == rows[-2].seq
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, text
 
 from docket.api import Diary
-from docket.ledger import log
+from docket.ledger import log, merkle
 from docket.model.forms import IncidentInput
 from docket.model.records import PersonData
 from docket.store import sqlcipher
@@ -287,22 +287,17 @@ def test_rewritten_and_resigned_log_is_caught_by_since(golden: Path, tmp_path: P
         record = json.loads(row.record)
         record["description"] = "a rewritten description"
         new_json = canonical(record).decode()
-        leaf = (
-            __import__("hashlib")
-            .sha256(
-                b"\x00"
-                + encode_entry(
-                    seq=row.seq,
-                    type=row.type,
-                    subject=row.subject,
-                    recorded_at=row.recorded_at,
-                    record_json=new_json,
-                    salt=bytes(row.salt),
-                    corrects=row.corrects,
-                    reason=row.reason,
-                )
+        leaf = merkle.leaf_hash(
+            encode_entry(
+                seq=row.seq,
+                type=row.type,
+                subject=row.subject,
+                recorded_at=row.recorded_at,
+                record_json=new_json,
+                salt=bytes(row.salt),
+                corrects=row.corrects,
+                reason=row.reason,
             )
-            .digest()
         )
         conn.execute(
             text("UPDATE entry SET record = :r, leaf_hash = :h WHERE seq = :s"),

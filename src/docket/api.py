@@ -83,13 +83,13 @@ class Diary:
             "jurisdiction": j.id,
             "timezone": tz,
             "region": (region or j.default_region).upper(),
-            "created_at": records.now_utc(),
+            "created_at": log.now_utc(),
             "created_by": f"docket {__version__}",
         }
         file = DiaryFile.create(path, passphrase, meta)
         diary = cls(file)
         with diary._write() as conn:
-            records.append(
+            log.append(
                 conn,
                 type="diary.created",
                 subject="diary",
@@ -500,7 +500,3 @@ class CheckpointOutcome:
     root: bytes
     note: str
     timestamps: list[TimestampOutcome]
-
-
-def replace_person(data: PersonData, **changes: object) -> PersonData:
-    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]

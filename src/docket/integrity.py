@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy import Connection
 
-from docket.ledger import merkle, timestamp
+from docket.ledger import log, merkle, timestamp
 from docket.ledger.note import NoteError, Verifier, open_checkpoint
 from docket.model.entry import encode_entry
 from docket.model.records import AttachmentData, PersonData
@@ -181,15 +181,12 @@ def verify(
     raw = conn.connection.driver_connection
     assert raw is not None
     report = Report()
-    meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
-    from docket.ledger import log
-
     try:
         diary_verifier = log.verifier(conn)
     except log.LogDamaged:
         report.add("signing_key", "the diary's signing key is missing")
         return report
-    report.origin = meta.get("log_origin", "")
+    report.origin = diary_verifier.name  # the key is named after the log's origin
     report.vkey = diary_verifier.encode()
     report.fingerprint = diary_verifier.fingerprint()
     total = int(raw.execute("SELECT coalesce(max(seq) + 1, 0) FROM entry").fetchone()[0])
@@ -394,8 +391,6 @@ def _check_consistency(
 ) -> None:
     """RFC 9162 consistency proofs, from the stored tree, between consecutive anchored
     checkpoints: each later one extends the earlier, which was only appended to."""
-    from docket.ledger import log
-
     for (size1, root1), (size2, root2) in itertools.pairwise(anchors):
         if size2 > report.entries:
             break
@@ -673,8 +668,6 @@ def _check_timestamps(raw: Any, report: Report, roots: list[x509.Certificate] | 
 
 
 def _check_since(conn: Connection, report: Report, cp: Any, recomputed: bytes | None) -> None:
-    from docket.ledger import log
-
     assert report.since is not None
     report.since.update({"size": cp.size, "root": cp.root.hex(), "origin": cp.origin})
     if cp.origin != report.origin:

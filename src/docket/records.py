@@ -38,14 +38,6 @@ from docket.store.schema import (
 KINDS = ("incident", "person", "attachment")
 
 
-def now_utc() -> str:
-    return log.now_utc()
-
-
-append = log.append
-log_size = log.size
-
-
 def entry_record(row: Row[Any]) -> dict[str, Any] | None:
     text = row.record
     return None if text is None else dict(json.loads(text))
@@ -113,7 +105,7 @@ def _write_identifiers(conn: Connection, data: PersonData, person_id: int) -> No
 def create_person(conn: Connection, data: PersonData) -> int:
     person_id = _next_id(conn, person)
     _check_identifiers_free(conn, data, person_id)
-    e = append(
+    e = log.append(
         conn,
         type="person.created",
         subject=f"person/{person_id}",
@@ -138,7 +130,7 @@ def create_person(conn: Connection, data: PersonData) -> int:
 def update_person(conn: Connection, person_id: int, data: PersonData, reason: str) -> Entry:
     row = _person_row(conn, person_id)
     _check_identifiers_free(conn, data, person_id)
-    e = append(
+    e = log.append(
         conn,
         type="person.edited",
         subject=f"person/{person_id}",
@@ -270,7 +262,7 @@ def create_incident(conn: Connection, data: IncidentData) -> int:
     check_people_exist(conn, data.people)
     incident_id = _next_id(conn, incident)
     record = {"id": incident_id, **data.as_record()}
-    e = append(conn, type="incident.created", subject=f"incident/{incident_id}", record=record)
+    e = log.append(conn, type="incident.created", subject=f"incident/{incident_id}", record=record)
     conn.execute(
         insert(incident).values(
             id=incident_id,
@@ -299,7 +291,7 @@ def update_incident(conn: Connection, incident_id: int, data: IncidentData, reas
         raise _redacted("incident", incident_id, None)
     check_people_exist(conn, data.people)
     record = {"id": incident_id, **data.as_record()}
-    e = append(
+    e = log.append(
         conn,
         type="incident.edited",
         subject=f"incident/{incident_id}",
@@ -410,7 +402,7 @@ def add_attachment(
         obtained=obtained,
         note=note,
     )
-    e = append(
+    e = log.append(
         conn,
         type="attachment.added",
         subject=f"attachment/{attachment_id}",
@@ -562,7 +554,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
     if row.redacted:
         raise _redacted(kind, record_id, None)
     subjects += [f"attachment/{a}" for a in attachment_ids if f"attachment/{a}" not in subjects]
-    seq = log_size(conn)
+    seq = log.size(conn)
     purged: list[dict[str, Any]] = []
     for s in subjects:
         purged += _purge_subject(conn, s, seq)
@@ -572,7 +564,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
             select(attachment.c.sha256).where(attachment.c.id.in_(attachment_ids))
         )
     }
-    e = append(
+    e = log.append(
         conn,
         type="redaction",
         subject=f"{kind}/{record_id}",
@@ -621,7 +613,7 @@ def counts(conn: Connection) -> dict[str, int]:
         select(func.count()).select_from(entry).where(entry.c.type == "redaction")
     ).scalar_one()
     return {
-        "entries": log_size(conn),
+        "entries": log.size(conn),
         "incidents": count(incident),
         "people": count(person),
         "attachments": count(attachment),

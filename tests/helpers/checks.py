@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
 from docket.api import Diary
 from docket.model.entry import Entry
+
+
+def entry_from_row(r: Any) -> Entry:
+    """The Entry a stored ``entry`` row (with its record) describes."""
+    return Entry(
+        r.seq,
+        r.type,
+        r.subject,
+        r.recorded_at,
+        json.loads(r.record),
+        bytes(r.salt),
+        r.corrects,
+        r.reason,
+    )
 
 
 def assert_log_consistent(diary: Diary) -> int:
@@ -19,16 +34,7 @@ def assert_log_consistent(diary: Diary) -> int:
     for r in rows:
         if r.record is None:
             continue
-        e = Entry(
-            r.seq,
-            r.type,
-            r.subject,
-            r.recorded_at,
-            json.loads(r.record),
-            bytes(r.salt),
-            r.corrects,
-            r.reason,
-        )
+        e = entry_from_row(r)
         assert e.leaf_hash() == bytes(r.leaf_hash), f"entry {r.seq} does not hash as stored"
     return len(rows)
 

@@ -199,11 +199,6 @@ def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
     return None if row is None else _stored(row)
 
 
-def get_checkpoint(conn: Connection, n: int) -> StoredCheckpoint | None:
-    row = conn.execute(select(checkpoint).where(checkpoint.c.size == n)).first()
-    return None if row is None else _stored(row)
-
-
 def checkpoints(conn: Connection) -> list[StoredCheckpoint]:
     return [_stored(r) for r in conn.execute(select(checkpoint).order_by(checkpoint.c.size))]
 
@@ -304,7 +299,3 @@ def finish_timestamp(
             completed_at=None if status == "queued" else now_utc(),
         )
     )
-
-
-def timestamps(conn: Connection) -> list[Any]:
-    return list(conn.execute(select(timestamp_table).order_by(timestamp_table.c.id)))

@@ -93,11 +93,6 @@ class BlobDamaged(Exception):
         self.idx = idx
 
 
-def is_available(conn: Connection, sha256: bytes) -> bool:
-    row = conn.execute(select(blob.c.purged).where(blob.c.sha256 == sha256)).first()
-    return row is not None and not row.purged
-
-
 def purge(conn: Connection, sha256: bytes) -> int:
     """Remove a blob's bytes, keeping its hash and size. Returns how many chunks were deleted."""
     chunk_hashes = [

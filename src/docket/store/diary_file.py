@@ -17,13 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 from sqlcipher3 import dbapi2
 
 from docket.errors import DiaryExists, DiaryFileError, DiaryTooNew
 from docket.store import keys, sqlcipher
-from docket.store.schema import entry
 from docket.store.schema import meta as meta_table
 
 if TYPE_CHECKING:
@@ -220,18 +219,6 @@ class DiaryFile:
             conn.commit()
 
     # --- copies ------------------------------------------------------------------------------
-
-    def snapshot(self, conn: Connection | None = None) -> Snapshot:
-        def take(c: Connection) -> Snapshot:
-            row = c.execute(select(entry.c.seq, entry.c.leaf_hash).order_by(entry.c.seq.desc()))
-            last = row.first()
-            count = 0 if last is None else int(last.seq) + 1
-            return Snapshot(count, None if last is None else bytes(last.leaf_hash))
-
-        if conn is not None:
-            return take(conn)
-        with self.read() as c:
-            return take(c)
 
     @contextlib.contextmanager
     def _exported(self, target: Path, material: sqlcipher.KeyMaterial) -> Iterator[Snapshot]:
