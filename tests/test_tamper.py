@@ -235,6 +235,26 @@ def test_any_attachment_byte(golden: Path, tmp_path: Path) -> None:
         assert "attachment/1" in {p.subject for p in report.problems}
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE tree_tile SET hashes = zeroblob(32) || substr(hashes, 33) WHERE id = 0",
+        "UPDATE tree_tile SET hashes = substr(hashes, 1, length(hashes) - 32) WHERE id = 0",
+        "DELETE FROM tree_tile WHERE id = 0",
+        "INSERT INTO tree_tile VALUES (99, zeroblob(32))",
+        "INSERT INTO tree_tile VALUES (7 << 48, zeroblob(32))",
+        "INSERT INTO tree_tile VALUES (-1, zeroblob(32))",
+    ],
+)
+def test_changes_to_the_stored_tree_are_caught(
+    golden: Path, tmp_path: Path, statement: str
+) -> None:
+    """Proofs are built from the stored tree, so verify checks it against the entries."""
+    with tampered(golden, tmp_path, sql(statement)) as d:
+        report = d.verify()
+    assert "tree_node" in {p.code for p in report.problems}, report.problems
+
+
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 def test_deleted_entries_are_named(golden: Path, tmp_path: Path, where: str) -> None:
     n = len(entry_rows(golden))
@@ -303,7 +323,7 @@ def test_rewritten_and_resigned_log_is_caught_by_since(golden: Path, tmp_path: P
             text("UPDATE entry SET record = :r, leaf_hash = :h WHERE seq = :s"),
             {"r": new_json, "h": leaf, "s": row.seq},
         )
-        conn.execute(text("DELETE FROM tree_node"))
+        conn.execute(text("DELETE FROM tree_tile"))
         conn.execute(text("DELETE FROM timestamp"))
         conn.execute(text("DELETE FROM checkpoint"))
         log.build_tree(conn)

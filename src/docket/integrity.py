@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy import Connection
 
-from docket.ledger import log, merkle, timestamp
+from docket.ledger import log, merkle, tiles, timestamp
 from docket.ledger.note import NoteError, Verifier, open_checkpoint
 from docket.model.entry import encode_entry
 from docket.model.records import AttachmentData, PersonData
@@ -119,43 +119,54 @@ class Since:
     verifier: Verifier | None = None  # None: the diary's own key
 
 
-class _Levels:
-    """One cursor per tree level, compared in order with the nodes the recomputation closes."""
+class _Tiles:
+    """The stored tree tiles, compared tier by tier with the tiles the recomputation builds."""
 
     def __init__(self, raw: Any, report: Report) -> None:
         self._raw = raw
         self._cursors: dict[int, Cursor] = {}
+        self._builder = tiles.Builder()
+        self.add = self._builder.add  # returns each completed tile, for ``check``
         self._report = report
         self._failed = False
 
-    def _cursor(self, level: int) -> Cursor:
-        if level not in self._cursors:
-            self._cursors[level] = self._raw.execute(
-                "SELECT idx, hash FROM tree_node WHERE level = ? ORDER BY idx", (level,)
+    def _cursor(self, tier: int) -> Cursor:
+        if tier not in self._cursors:
+            self._cursors[tier] = self._raw.execute(
+                "SELECT id, CAST(hashes AS BLOB) FROM tree_tile WHERE id >= ? AND id < ? "
+                "ORDER BY id",
+                tiles.tier_range(tier),
             )
-        return self._cursors[level]
+        return self._cursors[tier]
 
-    def check(self, level: int, index: int, value: bytes) -> None:
-        row = self._cursor(level).fetchone()
+    def check(self, tier: int, idx: int, hashes: bytes) -> None:
         if self._failed:
             return
-        if row is None or row[0] != index or bytes(row[1]) != value:
+        row = self._cursor(tier).fetchone()
+        if row is None or row[0] != tiles.key(tier, idx) or bytes(row[1]) != hashes:
             self._failed = True
-            first = index << level
             self._report.add(
                 "tree_node",
-                f"the stored Merkle tree disagrees with the entries from entry {first} on",
+                "the stored Merkle tree disagrees with the entries from entry "
+                f"{tiles.first_leaf(tier, idx)} on",
             )
 
     def finish(self) -> None:
-        """Any stored node the recomputation never produced is one too many."""
-        top = self._raw.execute("SELECT coalesce(max(level), 0) FROM tree_node").fetchone()[0]
-        for level in range(1, max(int(top), max(self._cursors, default=0)) + 1):
-            if self._cursor(level).fetchone() is not None:
-                if not self._failed:
-                    self._report.add("tree_node", "the stored Merkle tree has nodes beyond the log")
-                self._failed = True
+        """Check the growing tiles; any stored tile the recomputation never produced is one
+        too many."""
+        if self._failed:
+            return
+        for full in self._builder.partial():
+            self.check(*full)
+            if self._failed:
                 return
+        extra = self._raw.execute(
+            "SELECT count(*) FROM tree_tile WHERE id < 0 OR id >= ?",
+            (tiles.tier_range(len(self._cursors))[0],),
+        ).fetchone()[0]
+        if extra or any(c.fetchone() is not None for c in self._cursors.values()):
+            self._report.add("tree_node", "the stored Merkle tree has nodes beyond the log")
+            self._failed = True
 
 
 def _subject_label(subject: str) -> str:
@@ -202,7 +213,8 @@ def verify(
     checkpoints = raw.execute("SELECT size, root, note FROM checkpoint ORDER BY size")
     next_cp = checkpoints.fetchone()
     compact = merkle.CompactRange()
-    levels = _Levels(raw, report)
+    stored_tree = _Tiles(raw, report)
+    add_node = stored_tree.add
     redacted: list[tuple[int, str, int, dict[str, Any]]] = []
     redactions: dict[int, tuple[dict[int, dict[str, Any]], str]] = {}
     files: list[tuple[int, str, str, int]] = []
@@ -221,9 +233,16 @@ def verify(
     anchored.add(int(raw.execute("SELECT coalesce(max(size), 0) FROM checkpoint").fetchone()[0]))
     anchors: list[tuple[int, bytes]] = []
     wanted_sizes = {since_cp.size} if since_cp is not None else set()
+    stop = -1  # the next size at_size must look at; -1 for none
+
+    def next_stop() -> int:
+        """The next size at which ``at_size`` has something to do."""
+        sizes = [int(next_cp[0])] if next_cp is not None else []
+        sizes += [w for w in wanted_sizes if w > compact.size]
+        return min(sizes, default=-1)
 
     def at_size() -> None:
-        nonlocal next_cp
+        nonlocal next_cp, stop
         n = compact.size
         if n in wanted_sizes:
             roots_at[n] = compact.root()
@@ -242,7 +261,9 @@ def verify(
             except NoteError as exc:
                 report.add("checkpoint", f"the checkpoint at {size} entries is not valid: {exc}")
             next_cp = checkpoints.fetchone()
+        stop = next_stop()
 
+    stop = next_stop()
     for row in _entries(raw):
         seq, etype, subject, recorded_at, corrects, reason, salt, record, stored, by = row
         if seq != expected:
@@ -311,16 +332,20 @@ def verify(
                     },
                 )
             )
+        add_node(0, leaf)  # a leaf never completes a tile: its parents do
         compact.push(leaf, done)
         if done:
-            for level, index, value in done:
-                levels.check(level, index, value)
+            for level, _, value in done:
+                full = add_node(level, value)
+                if full is not None:
+                    stored_tree.check(*full)
             done.clear()
         expected = seq + 1
-        at_size()
+        if 0 <= stop <= compact.size:
+            at_size()
         if progress is not None and seq % 4096 == 0:
             progress(seq, total)
-    levels.finish()
+    stored_tree.finish()
     if mismatched:
         report.add(
             "checkpoint_root",

@@ -2,9 +2,9 @@
 tree nodes, signing checkpoints with the diary's Ed25519 key, and producing proofs.
 
 Everything here runs inside the caller's transaction, so an entry, its tree nodes and the
-checkpoint that covers it commit together or not at all. Level-0 tree nodes are the entries'
-own leaf hashes; every completed perfect subtree above them is stored in ``tree_node``, so a
-proof or a root needs O(log n) reads.
+checkpoint that covers it commit together or not at all. The entries' leaf hashes and every
+completed perfect subtree above them are stored in tiles (``tiles``), so a proof or a root
+needs O(log n) hashes from a handful of reads.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from docket.ledger import merkle
+from docket.ledger import merkle, tiles
 from docket.ledger.merkle import NodeSource
 from docket.ledger.note import Checkpoint, Signer, Verifier
+from docket.ledger.tiles import LogDamaged as LogDamaged
 from docket.model.entry import Entry, canonical, encode_entry, new_salt
 from docket.model.timeparse import utc_rfc3339
-from docket.store.schema import checkpoint, entry, meta, tree_node
+from docket.store.schema import checkpoint, entry, meta
 from docket.store.schema import timestamp as timestamp_table
 
 ORIGIN_PREFIX = "docket.invalid/"
@@ -45,41 +46,8 @@ def size(conn: Connection) -> int:
 
 
 def node_source(conn: Connection) -> NodeSource:
-    raw = _raw(conn)
-
-    def node(level: int, index: int) -> bytes:
-        if level == 0:
-            row = raw.execute("SELECT leaf_hash FROM entry WHERE seq = ?", (index,)).fetchone()
-        else:
-            row = raw.execute(
-                "SELECT hash FROM tree_node WHERE level = ? AND idx = ?", (level, index)
-            ).fetchone()
-        if row is None:
-            raise LogDamaged(f"tree node ({level}, {index}) is missing")
-        return bytes(row[0])
-
-    return node
-
-
-class LogDamaged(Exception):
-    """A stored tree node or entry that should exist does not."""
-
-
-def _add_tree_nodes(conn: Connection, index: int, leaf: bytes) -> None:
-    """Store every perfect subtree completed by appending leaf ``index``.
-
-    Each step's left sibling is an older, already stored node; the right one is ``h``.
-    """
-    node = node_source(conn)
-    h, level, i = leaf, 0, index
-    rows = []
-    while i & 1:
-        h = merkle.node_hash(node(level, i - 1), h)
-        level += 1
-        i >>= 1
-        rows.append((level, i, h))
-    if rows:
-        _raw(conn).executemany("INSERT INTO tree_node (level, idx, hash) VALUES (?, ?, ?)", rows)
+    """Stored tree nodes for one proof or root (reads are cached for that one use)."""
+    return tiles.Reader(_raw(conn))
 
 
 def append(
@@ -120,7 +88,7 @@ def append(
         "leaf_hash, redacted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         (e.seq, type, subject, e.recorded_at, corrects, reason, e.salt, record_json, leaf),
     )
-    _add_tree_nodes(conn, e.seq, leaf)
+    tiles.add_leaf(_raw(conn), e.seq, leaf)
     return e
 
 
@@ -212,18 +180,25 @@ def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
 
 
 def build_tree(conn: Connection) -> None:
-    """Fill ``tree_node`` for every existing entry (used by the migration that added it)."""
+    """Store the tree's tiles for every existing entry (used by the migration that added
+    them)."""
+    raw = _raw(conn)
     compact = merkle.CompactRange()
-    batch: list[dict[str, Any]] = []
+    builder = tiles.Builder()
+    done: list[tuple[int, int, bytes]] = []
+    full: list[tuple[int, int, bytes]] = []
     for (leaf,) in conn.execute(select(entry.c.leaf_hash).order_by(entry.c.seq)):
-        done: list[tuple[int, int, bytes]] = []
         compact.push(bytes(leaf), done)
-        batch += [{"level": lv, "idx": i, "hash": h} for lv, i, h in done]
-        if len(batch) >= 5000:
-            conn.execute(insert(tree_node), batch)
-            batch = []
-    if batch:
-        conn.execute(insert(tree_node), batch)
+        for level, _, value in [(0, 0, bytes(leaf)), *done]:
+            tile = builder.add(level, value)
+            if tile is not None:
+                full.append(tile)
+        done.clear()
+        if len(full) >= 500:
+            raw.executemany(tiles.INSERT, [(tiles.key(t, i), h) for t, i, h in full])
+            full.clear()
+    full += builder.partial()
+    raw.executemany(tiles.INSERT, [(tiles.key(t, i), h) for t, i, h in full])
 
 
 # --- timestamp requests -----------------------------------------------------------------------

@@ -54,19 +54,17 @@ def encode_entry(
     Keys appear in RFC 8785 order (clock, corrects, reason, record, recorded_at, salt, seq,
     subject, type, v); ``record_json`` must already be canonical, as Docket stores it.
     """
-    parts = ['{"clock":"device"']
+    head = '{"clock":"device"'
     if corrects is not None:
-        parts.append(f'"corrects":{int(corrects)}')
+        head += f',"corrects":{int(corrects)}'
     if reason is not None:
-        parts.append(f'"reason":{jcs_string(reason)}')
-    parts.append(f'"record":{"null" if record_json is None else record_json}')
-    parts.append(f'"recorded_at":{jcs_string(recorded_at)}')
-    parts.append(f'"salt":"{base64.b64encode(salt).decode("ascii")}"')
-    parts.append(f'"seq":{int(seq)}')
-    parts.append(f'"subject":{jcs_string(subject)}')
-    parts.append(f'"type":{jcs_string(type)}')
-    parts.append(f'"v":{ENTRY_VERSION}')
-    return (",".join(parts) + "}").encode("utf-8")
+        head += f',"reason":{jcs_string(reason)}'
+    return (
+        f'{head},"record":{"null" if record_json is None else record_json}'
+        f',"recorded_at":{jcs_string(recorded_at)}'
+        f',"salt":"{base64.b64encode(salt).decode("ascii")}","seq":{int(seq)}'
+        f',"subject":{jcs_string(subject)},"type":{jcs_string(type)},"v":{ENTRY_VERSION}}}'
+    ).encode()
 
 
 @dataclass(frozen=True)

@@ -131,14 +131,12 @@ attachment = Table(
     Column("redacted", Boolean, nullable=False, default=False),
 )
 
-tree_node = Table(
-    "tree_node",
+tree_tile = Table(
+    "tree_tile",
     metadata,
-    Column("level", Integer, nullable=False),  # >= 1; level 0 is entry.leaf_hash
-    Column("idx", Integer, nullable=False),
-    Column("hash", LargeBinary, nullable=False),
-    PrimaryKeyConstraint("level", "idx"),
-    sqlite_with_rowid=False,
+    # tier * 2**48 + index; tier k holds tree levels 5k to 5k + 4 (see ledger/tiles.py)
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),  # up to 62 hashes, in completion order
 )
 
 checkpoint = Table(

@@ -1,4 +1,4 @@
-"""The tamper-evident log: Merkle tree nodes, signed checkpoints and trusted timestamps.
+"""The tamper-evident log: Merkle tree tiles, signed checkpoints and trusted timestamps.
 
 Builds the tree over every entry already in the diary, gives the diary its log identity (a
 random origin and an Ed25519 key, recorded in the log as an entry), and signs a first
@@ -24,12 +24,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "tree_node",
-        sa.Column("level", sa.Integer, nullable=False),
-        sa.Column("idx", sa.Integer, nullable=False),
-        sa.Column("hash", sa.LargeBinary, nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx"),
-        sqlite_with_rowid=False,  # one B-tree lookup per node read, not two
+        "tree_tile",
+        # tier * 2**48 + index: a rowid key keeps each ~2 KB tile inline in its page
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("hashes", sa.LargeBinary, nullable=False),
     )
     op.create_table(
         "checkpoint",
