@@ -171,3 +171,35 @@ class ConfigError(InputError):
 
 class JurisdictionError(DocketError):
     code = "jurisdiction_invalid"
+
+
+# --- importing exports ------------------------------------------------------------------------
+
+
+class ImportFailed(InputError):
+    """Base of errors about a file given to ``docket import``."""
+
+    code = "import_failed"
+
+
+class ImportFileNotFound(ImportFailed):
+    code = "import_file_not_found"
+
+
+class UnknownFormat(ImportFailed):
+    """No importer recognised the file (or the one asked for does not exist)."""
+
+    code = "import_unknown_format"
+
+
+class ImportFormatError(ImportFailed):
+    """The file as a whole cannot be read as the format: truncated, damaged, or not that
+    format at all. Raised by an importer; the pipeline rolls the import back."""
+
+    code = "import_unreadable"
+
+
+class ImportTooLarge(ImportFailed):
+    """A zip that would expand beyond safe limits, or a line too long to be a message."""
+
+    code = "import_too_large"
