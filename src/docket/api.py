@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from cryptography import x509
 from sqlalchemy import Connection
 
-from docket import __version__, integrity, records
+from docket import __version__, importer, integrity, records, timeline
 from docket.errors import (
     AttachmentNotFound,
     DiaryExists,
+    ImportFileNotFound,
     InputError,
+    Location,
     NothingToChange,
     RecordNotFound,
     RecordRedacted,
@@ -320,6 +324,82 @@ class Diary:
                     progress=progress,
                 )
                 return records.get_attachment(conn, attachment_id)
+
+    # --- imported exports -------------------------------------------------------------------
+
+    def import_file(
+        self,
+        file: Path,
+        *,
+        format: str | None = None,
+        person: int | None = None,
+        me: tuple[str, ...] = (),
+        timezone: str | None = None,
+        day_first: bool | None = None,
+        name: str | None = None,
+        progress: importer.Progress | None = None,
+    ) -> importer.Summary:
+        """Import one export file (see ``docket.importer``). ``name`` is the file's name as the
+        user knows it, when ``file`` is a temporary upload."""
+        file = file.expanduser()
+        shown = name or file.name
+        if not file.is_file():
+            raise ImportFileNotFound(
+                f"There is no file at {file}.",
+                cause="The path is mistyped, or the file was moved or is on a disk not plugged in.",
+                hint="Check the path; you can drag the file into the terminal to fill it in.",
+                location=Location(file=str(file)),
+            )
+        size = file.stat().st_size
+
+        def hashing(done: int) -> None:
+            if progress is not None:
+                progress("Checking the file", done, size, 0)
+
+        sha = importer.file_sha256(file, hashing)
+        with self._file.read() as conn:
+            earlier = importer.find_source(conn, sha)
+            if person is not None:
+                records.get_person(conn, person)
+        if earlier is not None:
+            done = importer.Summary(file=shown, source_id=earlier.id)
+            done.already_imported_at = earlier.imported_at
+            done.duplicates = int(json.loads(earlier.summary).get("added", 0))
+            return done
+        chosen = importer.choose(importer.Probe.of(importer.Source(file), shown), format)
+        options = importer.Options(
+            format=format,
+            person_id=person,
+            me=me,
+            timezone=timezone or self.timezone,
+            region=self.region,
+            day_first=day_first,
+        )
+        with self._write() as conn:
+            return importer.run(
+                conn, file, options, sha256=sha, importer=chosen, name=shown, progress=progress
+            )
+
+    def messages(
+        self,
+        *,
+        source_id: int | None = None,
+        person_id: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[timeline.MessageView]:
+        with self._file.read() as conn:
+            return timeline.messages(
+                conn,
+                source_id=source_id,
+                person_id=person_id,
+                limit=limit,
+                newest_first=newest_first,
+            )
+
+    def sources(self) -> list[dict[str, Any]]:
+        with self._file.read() as conn:
+            return timeline.sources(conn)
 
     def attachment(self, attachment_id: int) -> AttachmentView:
         with self._file.read() as conn:

@@ -22,6 +22,7 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy import Connection
 
+from docket import importer
 from docket.ledger import log, merkle, tiles, timestamp
 from docket.ledger.note import NoteError, Verifier, open_checkpoint
 from docket.model.entry import encode_entry
@@ -218,6 +219,8 @@ def verify(
     redacted: list[tuple[int, str, int, dict[str, Any]]] = []
     redactions: dict[int, tuple[dict[int, dict[str, Any]], str]] = {}
     files: list[tuple[int, str, str, int]] = []
+    batches: list[tuple[int, int, int, int, int, str]] = []
+    sources: dict[int, dict[str, tuple[int, dict[str, Any]]]] = {}
     key_entry: str | None = None
     expected = 0
     roots_at: dict[int, bytes] = {}
@@ -304,6 +307,21 @@ def verify(
                 elif etype == "attachment.added":
                     rec = json.loads(record)
                     files.append((seq, subject, str(rec["sha256"]), int(rec["size"])))
+                elif etype == "messages.imported":
+                    rec = json.loads(record)
+                    batches.append(
+                        (
+                            seq,
+                            int(rec["source"]),
+                            int(rec["first"]),
+                            int(rec["last"]),
+                            int(rec["count"]),
+                            str(rec["root"]),
+                        )
+                    )
+                elif etype in ("source.imported", "source.finished"):
+                    rec = json.loads(record)
+                    sources.setdefault(int(rec["id"]), {})[etype] = (seq, rec)
                 elif etype == "log.key" and key_entry is None:
                     key_entry = str(json.loads(record)["vkey"])
             except (ValueError, TypeError, KeyError, AttributeError):
@@ -405,6 +423,7 @@ def verify(
     _check_consistency(conn, raw, report, anchors)
     _check_files(raw, report, files)
     _check_projections(raw, report)
+    _check_imports(raw, report, sources, batches)
     _check_timestamps(raw, report, tsa_roots)
     if since_cp is not None and report.since is not None:
         _check_since(conn, report, since_cp, roots_at.get(since_cp.size))
@@ -450,22 +469,8 @@ def _check_files(raw: Any, report: Report, files: list[tuple[int, str, str, int]
                 subject,
             )
             continue
-        digest = hashlib.sha256()
-        count = 0
-        bad = False
-        chunks = raw.execute(
-            "SELECT bc.idx, bc.chunk_sha256, c.data FROM blob_chunk bc "
-            "LEFT JOIN chunk c ON c.sha256 = bc.chunk_sha256 "
-            "WHERE bc.blob_sha256 = ? ORDER BY bc.idx",
-            (bytes.fromhex(sha_hex),),
-        )
-        for expected_idx, (idx, chunk_sha, data) in enumerate(chunks):
-            if idx != expected_idx or data is None or hashlib.sha256(data).digest() != chunk_sha:
-                bad = True
-                break
-            digest.update(data)
-            count += len(data)
-        if bad or count != size or digest.hexdigest() != sha_hex:
+        count = _blob_bytes(raw, sha_hex, size)
+        if count is None:
             report.add(
                 "file_changed",
                 f"the bytes of the file in entry {seq} ({_subject_label(subject)}) changed",
@@ -475,6 +480,166 @@ def _check_files(raw: Any, report: Report, files: list[tuple[int, str, str, int]
             continue
         report.files += 1
         report.file_bytes += count
+
+
+def _blob_bytes(raw: Any, sha_hex: str, size: int) -> int | None:
+    """Read a stored file chunk by chunk; its size when every byte matches its SHA-256."""
+    digest = hashlib.sha256()
+    count = 0
+    chunks = raw.execute(
+        "SELECT bc.idx, bc.chunk_sha256, c.data FROM blob_chunk bc "
+        "LEFT JOIN chunk c ON c.sha256 = bc.chunk_sha256 "
+        "WHERE bc.blob_sha256 = ? ORDER BY bc.idx",
+        (bytes.fromhex(sha_hex),),
+    )
+    for expected_idx, (idx, chunk_sha, data) in enumerate(chunks):
+        if idx != expected_idx or data is None or hashlib.sha256(data).digest() != chunk_sha:
+            return None
+        digest.update(data)
+        count += len(data)
+    if count != size or digest.hexdigest() != sha_hex:
+        return None
+    return count
+
+
+def _check_imports(
+    raw: Any,
+    report: Report,
+    sources: dict[int, dict[str, tuple[int, dict[str, Any]]]],
+    batches: list[tuple[int, int, int, int, int, str]],
+) -> None:
+    """Imported sources against their entries and original files; every imported message
+    against the Merkle root its batch entry holds; the files that came with them."""
+
+    def problem(subject: str, seq: int | None, what: str) -> None:
+        report.add("table_changed", f"the imported {_subject_label(subject)} {what}", seq, subject)
+
+    checked: set[str] = set()
+
+    def file_ok(sha_hex: str, size: int) -> bool:
+        if sha_hex in checked:
+            return True
+        count = _blob_bytes(raw, sha_hex, size)
+        if count is None:
+            return False
+        checked.add(sha_hex)
+        report.files += 1
+        report.file_bytes += count
+        return True
+
+    rows = {
+        int(r[0]): r
+        for r in raw.execute(
+            "SELECT id, entry_seq, sha256, size, name, importer, importer_version, options, "
+            "summary FROM source ORDER BY id"
+        )
+    }
+    for sid in sorted(set(rows) | set(sources)):
+        subject = f"source/{sid}"
+        logged = sources.get(sid, {})
+        if "source.imported" not in logged:
+            problem(subject, None, "is not recorded in the log")
+            continue
+        seq, rec = logged["source.imported"]
+        row = rows.get(sid)
+        if row is None:
+            problem(subject, seq, "is missing from the diary's table of imports")
+            continue
+        expected = (
+            seq,
+            rec["sha256"],
+            rec["size"],
+            rec["name"],
+            rec["importer"],
+            rec["importer_version"],
+            json.dumps(rec["options"], sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        )
+        got = (row[1], bytes(row[2]).hex(), row[3], row[4], row[5], row[6], row[7])
+        if got != expected:
+            problem(subject, seq, "does not match its log entry")
+        finished = logged.get("source.finished")
+        if finished is None or json.loads(row[8]) != finished[1]["summary"]:
+            problem(subject, seq, "has a summary that does not match its log entry")
+        if not file_ok(rec["sha256"], int(rec["size"])):
+            report.add(
+                "file_changed",
+                f"the original file of the imported {_subject_label(subject)} changed",
+                seq,
+                subject,
+            )
+
+    cursor = raw.execute(
+        "SELECT m.id, m.source_id, m.batch_seq, m.kind, m.channel, m.direction, m.thread, "
+        "m.sender_raw, m.sender_kind, m.sender_platform, m.sender_value, m.recipients, "
+        "m.sent_at, m.local_time, m.time_note, m.body, m.deleted, m.call_type, m.duration_s, "
+        "m.line, m.offset, m.raw, m.attachments, m.leaf, "
+        "(SELECT group_concat(hex(f.sha256), ',') FROM "
+        "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) "
+        "FROM message m ORDER BY m.id"
+    )
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    for seq, sid, first, last, count, root in batches:
+        leaves: list[bytes] = []
+        while row is not None and row[0] < first:
+            problem(f"message/{row[0]}", None, "is not recorded in any batch of the log")
+            row = cursor.fetchone()
+        bad = False
+        while row is not None and row[0] <= last:
+            m = dict(zip(names, row, strict=True))
+            try:
+                sender = (
+                    None
+                    if m["sender_raw"] is None
+                    else {
+                        "raw": m["sender_raw"],
+                        "kind": m["sender_kind"],
+                        "platform": m["sender_platform"],
+                        "value": m["sender_value"],
+                    }
+                )
+                m["deleted"] = bool(m["deleted"])
+                files = json.loads(m["attachments"])
+                record = importer.message_record(
+                    message_id=m["id"],
+                    source_id=m["source_id"],
+                    direction=m["direction"],
+                    sender=sender,
+                    recipients=json.loads(m["recipients"]),
+                    sent_at=m["sent_at"],
+                    files=files,
+                    raw=json.loads(m["raw"]),
+                    fields=m,
+                )
+                leaf = merkle.leaf_hash(importer.canonical_json(record).encode())
+                linked = [f["sha256"].upper() for f in files if f["sha256"] is not None]
+            except (ValueError, TypeError, KeyError, AttributeError):
+                leaf, linked, files = b"", [], []
+            if leaf != bytes(m["leaf"]) or m["source_id"] != sid or m["batch_seq"] != seq:
+                bad = True
+            if ",".join(linked) != (m["group_concat(hex(f.sha256), ',')"] or ""):
+                bad = True
+            for f in files:
+                if f["sha256"] is not None and not file_ok(f["sha256"], int(f["size"])):
+                    report.add(
+                        "file_changed",
+                        f"a file that came with imported message {m['id']} changed",
+                        seq,
+                        f"message/{m['id']}",
+                    )
+            leaves.append(leaf)
+            row = cursor.fetchone()
+        if bad or len(leaves) != count or merkle.root_from_leaves(leaves).hex() != root:
+            report.add(
+                "entry_changed" if not bad else "table_changed",
+                f"imported messages {first} to {last} do not match the log entry that "
+                "recorded them",
+                seq,
+                f"source/{sid}",
+            )
+    while row is not None:
+        problem(f"message/{row[0]}", None, "is not recorded in any batch of the log")
+        row = cursor.fetchone()
 
 
 def _merge(

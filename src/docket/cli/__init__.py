@@ -17,6 +17,7 @@ from docket import __version__
 from docket.cli import (
     diary_cmds,
     evidence_cmds,
+    import_cmds,
     incident_cmds,
     ledger_cmds,
     people_cmds,
@@ -86,7 +87,14 @@ def cli(ctx: click.Context, diary: Path | None, passphrase_file: Path | None) ->
     ctx.obj = State(settings=settings, passphrase_file=passphrase_file)
 
 
-for module in (diary_cmds, incident_cmds, people_cmds, evidence_cmds, ledger_cmds):
+for module in (
+    diary_cmds,
+    incident_cmds,
+    people_cmds,
+    evidence_cmds,
+    import_cmds,
+    ledger_cmds,
+):
     module.register(cli)
 
 

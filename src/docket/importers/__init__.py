@@ -1,12 +1,13 @@
-"""Importers for message exports, and the registry that picks one for a file."""
+"""Importers for message exports, and the registry the pipeline chooses from."""
 
 from __future__ import annotations
 
 from docket.importers.base import Importer
 
-REGISTRY: dict[str, type[Importer]] = {}
 
+def available() -> list[Importer]:
+    """Every importer, in the order ties are broken."""
+    from docket.importers.sms_backup_restore import SmsBackupRestore
+    from docket.importers.whatsapp import WhatsApp
 
-def register(cls: type[Importer]) -> type[Importer]:
-    REGISTRY[cls.name] = cls
-    return cls
+    return [WhatsApp(), SmsBackupRestore()]

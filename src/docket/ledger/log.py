@@ -33,7 +33,7 @@ def now_utc() -> str:
     return utc_rfc3339(datetime.now(UTC))
 
 
-def _raw(conn: Connection) -> Any:
+def raw_connection(conn: Connection) -> Any:
     """The transaction's own DB-API connection: the log's hot paths skip SQLAlchemy's
     statement building, which costs far more than SQLCipher's work here."""
     raw = conn.connection.driver_connection
@@ -42,12 +42,14 @@ def _raw(conn: Connection) -> Any:
 
 
 def size(conn: Connection) -> int:
-    return int(_raw(conn).execute("SELECT coalesce(max(seq) + 1, 0) FROM entry").fetchone()[0])
+    return int(
+        raw_connection(conn).execute("SELECT coalesce(max(seq) + 1, 0) FROM entry").fetchone()[0]
+    )
 
 
 def node_source(conn: Connection) -> NodeSource:
     """Stored tree nodes for one proof or root (reads are cached for that one use)."""
-    return tiles.Reader(_raw(conn))
+    return tiles.Reader(raw_connection(conn))
 
 
 def append(
@@ -83,12 +85,12 @@ def append(
             reason=reason,
         )
     )
-    _raw(conn).execute(
+    raw_connection(conn).execute(
         "INSERT INTO entry (seq, type, subject, recorded_at, corrects, reason, salt, record, "
         "leaf_hash, redacted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         (e.seq, type, subject, e.recorded_at, corrects, reason, e.salt, record_json, leaf),
     )
-    tiles.add_leaf(_raw(conn), e.seq, leaf)
+    tiles.add_leaf(raw_connection(conn), e.seq, leaf)
     return e
 
 
@@ -182,7 +184,7 @@ def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
 def build_tree(conn: Connection) -> None:
     """Store the tree's tiles for every existing entry (used by the migration that added
     them)."""
-    raw = _raw(conn)
+    raw = raw_connection(conn)
     compact = merkle.CompactRange()
     builder = tiles.Builder()
     done: list[tuple[int, int, bytes]] = []

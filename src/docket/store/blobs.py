@@ -9,7 +9,7 @@ recorded redaction) deletes its chunks unless another live blob still uses them;
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -27,6 +27,26 @@ class StoredBlob:
     size: int
     chunk_count: int
     already_present: bool
+    head: bytes = b""  # the first bytes, for sniffing the media type
+
+
+def put_chunks(
+    conn: Connection, pieces: Iterable[bytes], *, chunk_size: int = CHUNK_SIZE
+) -> StoredBlob:
+    """Store bytes given in pieces of any size (re-cut into the diary's fixed chunks, so the
+    same bytes always make the same chunks); memory use is about one chunk."""
+    buffer = bytearray()
+
+    def chunks() -> Iterator[bytes]:
+        for piece in pieces:
+            buffer.extend(piece)
+            while len(buffer) >= chunk_size:
+                yield bytes(buffer[:chunk_size])
+                del buffer[:chunk_size]
+        if buffer:
+            yield bytes(buffer)
+
+    return _put(conn, chunks())
 
 
 def put_stream(
@@ -37,14 +57,20 @@ def put_stream(
     progress: Callable[[int], None] | None = None,
 ) -> StoredBlob:
     """Store everything read from ``stream``; memory use is one chunk, whatever the size."""
+    return _put(conn, iter(lambda: stream.read(chunk_size), b""), progress=progress)
+
+
+def _put(
+    conn: Connection, pieces: Iterator[bytes], *, progress: Callable[[int], None] | None = None
+) -> StoredBlob:
     whole = hashlib.sha256()
+    head = b""
     chunk_hashes: list[bytes] = []
     size = 0
     insert_chunk = sqlite_insert(chunk).on_conflict_do_nothing(index_elements=["sha256"])
-    while True:
-        data = stream.read(chunk_size)
-        if not data:
-            break
+    for data in pieces:
+        if not head:
+            head = data[:4096]
         whole.update(data)
         digest = hashlib.sha256(data).digest()
         conn.execute(insert_chunk, {"sha256": digest, "data": data})
@@ -55,7 +81,7 @@ def put_stream(
     sha = whole.digest()
     existing = conn.execute(select(blob.c.purged).where(blob.c.sha256 == sha)).first()
     if existing is not None and not existing.purged:
-        return StoredBlob(sha, size, len(chunk_hashes), already_present=True)
+        return StoredBlob(sha, size, len(chunk_hashes), already_present=True, head=head)
     if existing is None:
         conn.execute(
             insert(blob).values(sha256=sha, size=size, chunk_count=len(chunk_hashes), purged=False)
@@ -67,7 +93,7 @@ def put_stream(
             insert(blob_chunk),
             [{"blob_sha256": sha, "idx": i, "chunk_sha256": h} for i, h in enumerate(chunk_hashes)],
         )
-    return StoredBlob(sha, size, len(chunk_hashes), already_present=False)
+    return StoredBlob(sha, size, len(chunk_hashes), already_present=False, head=head)
 
 
 def iter_blob(conn: Connection, sha256: bytes) -> Iterator[bytes]:

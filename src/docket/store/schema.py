@@ -164,3 +164,60 @@ timestamp = Table(
     Column("error", Text, nullable=True),
     Column("completed_at", Text, nullable=True),
 )
+
+
+# --- imported exports (migration 0004) -----------------------------------------------------
+
+source = Table(
+    "source",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entry_seq", Integer, nullable=False),  # the source.imported entry
+    Column("sha256", LargeBinary, ForeignKey("blob.sha256"), nullable=False),  # the original
+    Column("size", Integer, nullable=False),
+    Column("name", Text, nullable=False),  # the file's name, without its folder
+    Column("importer", Text, nullable=False),
+    Column("importer_version", Text, nullable=False),
+    Column("options", Text, nullable=False),  # canonical JSON: zone, region, me, person
+    Column("imported_at", Text, nullable=False),
+    Column("summary", Text, nullable=False),  # canonical JSON: counts and warnings
+)
+
+message = Table(
+    "message",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("source.id"), nullable=False),
+    Column("batch_seq", Integer, nullable=False),  # the messages.imported entry covering it
+    Column("kind", Text, nullable=False),  # message | call | system
+    Column("channel", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("thread", Text, nullable=True),
+    Column("sender_raw", Text, nullable=True),
+    Column("sender_kind", Text, nullable=True),  # identifier kind, "name" or "withheld"
+    Column("sender_platform", Text, nullable=True),
+    Column("sender_value", Text, nullable=True),  # normalised, to match the register
+    Column("recipients", Text, nullable=False),  # canonical JSON list
+    Column("sent_at", Text, nullable=True),  # RFC 3339 UTC
+    Column("local_time", Text, nullable=False),  # the export's own timestamp text
+    Column("time_note", Text, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("call_type", Text, nullable=True),
+    Column("duration_s", Integer, nullable=True),
+    Column("line", Integer, nullable=True),
+    Column("offset", Integer, nullable=True),
+    Column("raw", Text, nullable=False),  # canonical JSON of the original fields
+    Column("attachments", Text, nullable=False),  # canonical JSON list
+    Column("dedupe", LargeBinary, nullable=False, unique=True),
+    Column("leaf", LargeBinary, nullable=False),  # RFC 9162 leaf hash of the record
+)
+
+message_file = Table(
+    "message_file",
+    metadata,
+    Column("message_id", Integer, ForeignKey("message.id"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("sha256", LargeBinary, ForeignKey("blob.sha256"), nullable=False),
+    PrimaryKeyConstraint("message_id", "idx"),
+)
