@@ -189,3 +189,41 @@ def test_sigkill_during_passphrase_change(diary_path: Path, cli_env: dict[str, s
         ) == [diary_path.name]
     # reopening cleared any temporary copy left by the kills
     assert [p.name for p in diary_path.parent.iterdir()] == [diary_path.name]
+
+
+def test_sigkill_during_an_import_leaves_all_or_nothing(
+    diary_path: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """An import is one transaction: killed part-way, the diary holds none of it, verifies,
+    and the same import run again completes."""
+    Diary.create(diary_path, PASSPHRASE).close()
+    chat = tmp_path / "WhatsApp Chat with Sam.txt"
+    with chat.open("w", encoding="utf-8") as f:
+        for i in range(60_000):
+            hour, minute = divmod(i % 1440, 60)
+            f.write(f"{1 + i // 1440:02d}/10/2026, {hour:02d}:{minute:02d} - Sam: message {i}\n")
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "docket", "import", str(chat), "--json"],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1.0 + rng.random() * 2.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        with Diary.open(diary_path, PASSPHRASE) as d:
+            assert d.check_file() == []
+            report = d.verify()
+            assert report.ok, report.problems
+            assert len(d.messages(limit=10)) in (0, 10)
+            done = bool(d.sources())
+        if done:  # it finished before the kill: nothing more to learn
+            break
+    proc_done = run_cli(["import", str(chat), "--json"], cli_env, check=True)
+    summary = json.loads(proc_done.stdout)
+    assert summary["added"] == 60_000 or summary["already_imported_at"]
+    with Diary.open(diary_path, PASSPHRASE) as d:
+        assert len(d.messages()) == 60_000
+        assert d.verify().ok

@@ -10,10 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from docket.api import Diary
 from docket.errors import ImportFormatError, UnknownFormat
+from docket.importer import canonical_json
+from docket.model.entry import canonical
 from docket.model.identifiers import Identifier
 from docket.model.records import PersonData
 from tests.conftest import PASSPHRASE, SHARED, run_cli
@@ -272,3 +276,21 @@ def test_every_shared_sample_imports_and_verifies(diary: Diary) -> None:
         assert s.added + s.duplicates > 0 or s.already_imported_at, p.name
     report = diary.verify()
     assert report.ok, report.problems
+
+
+record_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(max_codepoint=127), max_size=8), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(record_values)
+def test_message_records_are_rfc8785_canonical(value: object) -> None:
+    """The pipeline's fast encoder gives RFC 8785 bytes for every value a record can hold."""
+    assert canonical_json(value).encode() == canonical(value)
