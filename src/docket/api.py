@@ -336,6 +336,7 @@ class Diary:
         me: tuple[str, ...] = (),
         timezone: str | None = None,
         day_first: bool | None = None,
+        partial: bool = False,
         name: str | None = None,
         progress: importer.Progress | None = None,
     ) -> importer.Summary:
@@ -374,6 +375,7 @@ class Diary:
             timezone=timezone or self.timezone,
             region=self.region,
             day_first=day_first,
+            partial=partial,
         )
         with self._write() as conn:
             return importer.run(

@@ -75,6 +75,7 @@ class Options:
     timezone: str = "Europe/London"
     region: str = "GB"
     day_first: bool | None = None
+    partial: bool = False  # keep what was read before a break in a damaged file
 
 
 @dataclass
@@ -518,6 +519,7 @@ def run(
         "day_first": options.day_first,
         "me": list(options.me),
         "person": person_value,
+        "partial": options.partial,
     }
     e = log.append(
         conn,
@@ -556,26 +558,33 @@ def run(
     )
     tracked = _TrackedSource(path)
     reading = report("Importing")
-    for n, out in enumerate(importer.parse(tracked, context)):
-        if progress is not None and n % 2000 == 0:
-            reading(tracked.position())
-        if isinstance(out, ImportWarning):
-            summary.warnings_total += 1
-            if len(summary.warnings) < MAX_WARNINGS_KEPT:
-                summary.warnings.append(
-                    {
-                        k: v
-                        for k, v in {
-                            "code": out.code,
-                            "message": out.message,
-                            "line": out.line,
-                            "offset": out.offset,
-                        }.items()
-                        if v is not None
-                    }
+    try:
+        for n, out in enumerate(importer.parse(tracked, context)):
+            if progress is not None and n % 2000 == 0:
+                reading(tracked.position())
+            if isinstance(out, ImportWarning):
+                _warn(summary, out)
+            else:
+                writer.add(out)
+    except ImportFormatError as exc:
+        read = summary.added + summary.duplicates
+        if not (options.partial and read):
+            if read:
+                exc.hint = (
+                    f"{exc.hint + ' ' if exc.hint else ''}Nothing was imported. To keep the "
+                    f"{read:,} items before the break, run the import again with --partial."
                 )
-        else:
-            writer.add(out)
+            raise
+        where = exc.location
+        _warn(
+            summary,
+            ImportWarning(
+                code="file_ends_early",
+                message=f"{exc.message} Only the {read:,} items before that were imported.",
+                line=where.line if where else None,
+                offset=where.offset if where else None,
+            ),
+        )
     writer.flush()
     _people(conn, writer, options, summary, name)
     if writer.new_me:
@@ -601,6 +610,13 @@ def run(
     )
     raw.execute("UPDATE source SET summary = ? WHERE id = ?", (canonical_json(final), source_id))
     return summary
+
+
+def _warn(summary: Summary, w: ImportWarning) -> None:
+    summary.warnings_total += 1
+    if len(summary.warnings) < MAX_WARNINGS_KEPT:
+        found = {"code": w.code, "message": w.message, "line": w.line, "offset": w.offset}
+        summary.warnings.append({k: v for k, v in found.items() if v is not None})
 
 
 def _people(

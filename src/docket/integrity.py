@@ -574,7 +574,7 @@ def _check_imports(
         "m.sent_at, m.local_time, m.time_note, m.body, m.deleted, m.call_type, m.duration_s, "
         "m.line, m.offset, m.raw, m.attachments, m.leaf, "
         "(SELECT group_concat(hex(f.sha256), ',') FROM "
-        "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) "
+        "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) AS files "
         "FROM message m ORDER BY m.id"
     )
     names = [d[0] for d in cursor.description]
@@ -588,9 +588,10 @@ def _check_imports(
         while row is not None and row[0] <= last:
             m = dict(zip(names, row, strict=True))
             try:
+                who = ("sender_raw", "sender_kind", "sender_platform", "sender_value")
                 sender = (
                     None
-                    if m["sender_raw"] is None
+                    if all(m[k] is None for k in who)  # a system line: no sender at all
                     else {
                         "raw": m["sender_raw"],
                         "kind": m["sender_kind"],
@@ -617,7 +618,7 @@ def _check_imports(
                 leaf, linked, files = b"", [], []
             if leaf != bytes(m["leaf"]) or m["source_id"] != sid or m["batch_seq"] != seq:
                 bad = True
-            if ",".join(linked) != (m["group_concat(hex(f.sha256), ',')"] or ""):
+            if ",".join(linked) != (m["files"] or ""):
                 bad = True
             for f in files:
                 if f["sha256"] is not None and not file_ok(f["sha256"], int(f["size"])):

@@ -50,6 +50,11 @@ def register(cli: click.Group) -> None:
         default=None,
         help="Date order of a chat export, if Docket cannot tell from the file.",
     )
+    @click.option(
+        "--partial",
+        is_flag=True,
+        help="If the file is damaged or cut short, keep the items before the break.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @pass_state
     def import_(
@@ -60,6 +65,7 @@ def register(cli: click.Group) -> None:
         me: tuple[str, ...],
         timezone: str | None,
         day_first: bool | None,
+        partial: bool,
         as_json: bool,
     ) -> None:
         """Import a message export: a WhatsApp chat (.txt or .zip) or an SMS Backup & Restore
@@ -99,12 +105,13 @@ def register(cli: click.Group) -> None:
                 me=me,
                 timezone=timezone,
                 day_first=day_first,
+                partial=partial,
                 progress=progress,
             )
         if as_json:
             render.emit_json(summary.as_json())
-        else:
-            show(summary)
+            return
+        show(summary)
         render.footer(diary.jurisdiction)
 
     @cli.command()
