@@ -251,9 +251,13 @@ class _Writer:
         self.batch: list[tuple[Any, ...]] = []
         self.batch_files: list[tuple[int, int, bytes]] = []
         self.batch_leaves: list[bytes] = []
-        self.pending: set[bytes] = set()
+        # items read but not yet stored: (item, key, content key, its base, files or None)
+        self.pending: list[
+            tuple[Item, tuple[str, str, str] | None, bytes, bytes, list[dict[str, Any]] | None]
+        ] = []
+        self.taken: set[bytes] = set()  # content keys given out since the last flush
         self.time_key = ""
-        self.ordinals: Counter[bytes] = Counter()
+        self.ordinals: Counter[bytes] = Counter()  # per base, at the current time only
         self.unknown: Counter[tuple[str, str, str]] = Counter()
         self.unknown_raw: dict[tuple[str, str, str], str] = {}
 
@@ -266,8 +270,10 @@ class _Writer:
             return "incoming"
         return "unknown"
 
-    def dedupe(self, item: Item, key: tuple[str, str, str] | None) -> tuple[bytes, bool]:
-        """The message's content key, and whether another import already holds it."""
+    def content_key(self, item: Item, key: tuple[str, str, str] | None) -> tuple[bytes, bytes]:
+        """The message's content key (and its base, for trying the next ordinal): who, when,
+        the text as any export of the chat would show it, and how many identical messages
+        came before it at that time in this file."""
         if item.sent_at is not None:
             time_key = utc_rfc3339(item.sent_at.astimezone(UTC).replace(microsecond=0))
         else:
@@ -277,33 +283,50 @@ class _Writer:
             self.ordinals.clear()
         text = item.match_body if item.match_body is not None else item.body
         text = " ".join(_INVISIBLE.sub("", text or "").split())
-        others = [self.keys.key(p, item.channel) for p in item.recipients]
-        base = canonical_json(
-            [
-                item.kind,
-                item.channel,
-                list(key) if key else None,
-                [list(o) for o in others if o] if key is None else [],
-                time_key,
-                text,
-                item.call_type,
-                item.duration_s,
-            ]
-        ).encode()
-        base_hash = hashlib.sha256(base).digest()
+        if key is None:
+            who = "\x1e".join(
+                "\x1d".join(k) for p in item.recipients if (k := self.keys.key(p, item.channel))
+            )
+        else:
+            who = "\x1d".join(key)
+        fields = (
+            item.kind,
+            item.channel,
+            "" if key is None else "from",
+            who,
+            time_key,
+            text,
+            item.call_type or "",
+            "" if item.duration_s is None else str(item.duration_s),
+        )
+        base = "\x1f".join(fields).encode()
+        return self.next_digest(base), base
+
+    def next_digest(self, base: bytes) -> bytes:
+        n = self.ordinals[base]
+        self.ordinals[base] = n + 1
+        return hashlib.sha256(base + b"\x1f%d" % n).digest()
+
+    def lookup(self, digest: bytes) -> int | None:
+        row = self.raw.execute("SELECT source_id FROM message WHERE dedupe = ?", (digest,))
+        found = row.fetchone()
+        return None if found is None else int(found[0])
+
+    def settle(self, digest: bytes, base: bytes, known: int | None) -> bytes | None:
+        """The key this item is stored under, or None when another import already has it.
+        A key taken by this import (an identical message met again out of order) moves on to
+        the next ordinal."""
         while True:
-            n = self.ordinals[base_hash]
-            self.ordinals[base_hash] = n + 1
-            digest = hashlib.sha256(base + b"#%d" % n).digest()
-            if digest in self.pending:
-                continue  # an identical message earlier in this import: this one is another
-            row = self.raw.execute(
-                "SELECT source_id FROM message WHERE dedupe = ?", (digest,)
-            ).fetchone()
-            if row is None:
-                return digest, False
-            if row[0] != self.source_id:
-                return digest, True
+            if digest in self.taken:
+                digest = self.next_digest(base)
+                known = self.lookup(digest)
+                continue
+            if known is None:
+                return digest
+            if known != self.source_id:
+                return None
+            digest = self.next_digest(base)
+            known = self.lookup(digest)
 
     def store_files(self, attachments: tuple[Attachment, ...]) -> list[dict[str, Any]]:
         out = []
@@ -326,14 +349,30 @@ class _Writer:
 
     def add(self, item: Item) -> None:
         key = self.keys.key(item.sender, item.channel)
-        digest, duplicate = self.dedupe(item, key)
-        if duplicate:
-            self.summary.duplicates += 1
-            return
-        direction = self.direction(item, key)
-        files = self.store_files(item.attachments)
+        digest, base = self.content_key(item, key)
+        if item.attachments:
+            # an item's files can be read only now: settle whether it is new first
+            settled = self.settle(digest, base, self.lookup(digest))
+            if settled is None:
+                self.summary.duplicates += 1
+                return
+            self.taken.add(settled)
+            self.pending.append((item, key, settled, base, self.store_files(item.attachments)))
+        else:
+            self.pending.append((item, key, digest, base, None))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def _store(
+        self,
+        item: Item,
+        key: tuple[str, str, str] | None,
+        digest: bytes,
+        files: list[dict[str, Any]],
+    ) -> None:
         message_id = self.next_id
         self.next_id += 1
+        direction = self.direction(item, key)
         sender = None
         if item.sender is not None and key is not None:
             sender = {"raw": item.sender.raw, "kind": key[0], "platform": key[1], "value": key[2]}
@@ -366,7 +405,7 @@ class _Writer:
                 None if key is None else key[0],
                 None if key is None else key[1],
                 None if key is None else key[2],
-                canonical_json(recipients),
+                canonical_json(recipients) if recipients else "[]",
                 sent_at,
                 item.local_time,
                 item.time_note,
@@ -376,8 +415,8 @@ class _Writer:
                 item.duration_s,
                 item.line,
                 item.offset,
-                canonical_json(item.raw),
-                canonical_json(files),
+                canonical_json(item.raw) if item.raw else "{}",
+                canonical_json(files) if files else "[]",
                 digest,
                 leaf,
             )
@@ -386,15 +425,35 @@ class _Writer:
             if f["sha256"] is not None:
                 self.batch_files.append((message_id, i, bytes.fromhex(f["sha256"])))
         self.batch_leaves.append(leaf)
-        self.pending.add(digest)
         self.summary.added += 1
         self.summary.by_kind[item.kind] += 1
         self.summary.by_sender[_label(key, item.sender)] += 1
-        if len(self.batch) >= BATCH:
-            self.flush()
 
     def flush(self) -> None:
+        """Settle the pending items against the diary in one query per 500, store the new
+        ones, and record them with one log entry."""
+        known: dict[bytes, int] = {}
+        undecided = [p[2] for p in self.pending if p[4] is None]
+        for i in range(0, len(undecided), 500):
+            part = undecided[i : i + 500]
+            rows = self.raw.execute(
+                "SELECT dedupe, source_id FROM message WHERE dedupe IN "
+                f"({', '.join(['?'] * len(part))})",
+                part,
+            )
+            known.update((bytes(d), int(sid)) for d, sid in rows)
+        for item, key, digest, base, files in self.pending:
+            if files is None:
+                settled = self.settle(digest, base, known.get(digest))
+                if settled is None:
+                    self.summary.duplicates += 1
+                    continue
+                self.taken.add(settled)
+                digest, files = settled, []
+            self._store(item, key, digest, files)
+        self.pending.clear()
         if not self.batch:
+            self.taken.clear()
             return
         e = log.append(
             self.conn,
@@ -422,7 +481,7 @@ class _Writer:
         self.batch.clear()
         self.batch_files.clear()
         self.batch_leaves.clear()
-        self.pending.clear()
+        self.taken.clear()  # now in the table, under this source
 
 
 RECORD_FIELDS = (
@@ -558,6 +617,7 @@ def run(
     )
     tracked = _TrackedSource(path)
     reading = report("Importing")
+    read = 0
     try:
         for n, out in enumerate(importer.parse(tracked, context)):
             if progress is not None and n % 2000 == 0:
@@ -565,9 +625,9 @@ def run(
             if isinstance(out, ImportWarning):
                 _warn(summary, out)
             else:
+                read += 1
                 writer.add(out)
     except ImportFormatError as exc:
-        read = summary.added + summary.duplicates
         if not (options.partial and read):
             if read:
                 exc.hint = (
