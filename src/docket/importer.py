@@ -553,10 +553,12 @@ def run(
     )
     size = path.stat().st_size
 
+    items_read = [0]
+
     def report(stage: str) -> Callable[[int], None]:
         def inner(done: int) -> None:
             if progress is not None:
-                progress(stage, done, size, summary.added + summary.duplicates)
+                progress(stage, done, size, items_read[0])
 
         return inner
 
@@ -626,6 +628,7 @@ def run(
                 _warn(summary, out)
             else:
                 read += 1
+                items_read[0] = read
                 writer.add(out)
     except ImportFormatError as exc:
         if not (options.partial and read):
