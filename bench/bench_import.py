@@ -132,17 +132,27 @@ def gen_sms(path: Path, size: int, seed: int = 2) -> int:
 
 # --- children --------------------------------------------------------------------------------
 
+# The child's own peak RSS. ru_maxrss is no good here: on Linux a child's starts at its
+# parent's peak before the exec, and the parent holds the generated video.
+PEAK = """
+def PEAK():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+"""
+
 CHILD_WHATSTK = """
-import resource, sys, time
+import sys, time
 from whatstk import df_from_whatsapp
 t = time.perf_counter()
 df = df_from_whatsapp(sys.argv[1], hformat="%d/%m/%Y, %H:%M - %name:")
 s = time.perf_counter() - t
-print(len(df), s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(len(df), s, PEAK())
 """
 
 CHILD_CHATMINER = """
-import logging, resource, sys, time
+import logging, sys, time
 logging.disable(logging.CRITICAL)
 from chatminer.chatparsers import WhatsAppParser
 t = time.perf_counter()
@@ -150,11 +160,11 @@ p = WhatsAppParser(sys.argv[1])
 p.parse_file()
 df = p.parsed_messages.get_df()
 s = time.perf_counter() - t
-print(len(df), s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(len(df), s, PEAK())
 """
 
 CHILD_PARSE = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 from docket.importers import available
 from docket.importers.base import Context, Item, Source
@@ -163,24 +173,24 @@ t = time.perf_counter()
 items = imp.parse(Source(Path(sys.argv[1])), Context(name="bench"))
 n = sum(1 for x in items if isinstance(x, Item))
 s = time.perf_counter() - t
-print(n, s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(n, s, PEAK())
 """
 
 CHILD_IMPORT = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 from docket.api import Diary
 with Diary.create(Path(sys.argv[3]), "benchmark passphrase") as d:
     t = time.perf_counter()
     s = d.import_file(Path(sys.argv[1]), format=sys.argv[2])
     el = time.perf_counter() - t
-print(s.added + s.duplicates, el, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(s.added + s.duplicates, el, PEAK())
 """
 
 
 def child(python: Path | str, code: str, *args: object) -> tuple[int, float, int]:
     proc = subprocess.run(
-        [str(python), "-c", code, *map(str, args)],
+        [str(python), "-c", PEAK + code, *map(str, args)],
         capture_output=True,
         text=True,
         cwd=ROOT,
