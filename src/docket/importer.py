@@ -14,13 +14,13 @@ same message from two exports is stored once.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +251,17 @@ class _Writer:
         self.batch: list[tuple[Any, ...]] = []
         self.batch_files: list[tuple[int, int, bytes]] = []
         self.batch_leaves: list[bytes] = []
-        # items read but not yet stored: (item, key, content key, its base, files or None)
+        # items read but not yet stored: (item, key, sent at, content key, its base, files
+        # or None when not yet settled)
         self.pending: list[
-            tuple[Item, tuple[str, str, str] | None, bytes, bytes, list[dict[str, Any]] | None]
+            tuple[
+                Item,
+                tuple[str, str, str] | None,
+                str | None,
+                bytes,
+                bytes,
+                list[dict[str, Any]] | None,
+            ]
         ] = []
         self.taken: set[bytes] = set()  # content keys given out since the last flush
         self.time_key = ""
@@ -270,14 +278,13 @@ class _Writer:
             return "incoming"
         return "unknown"
 
-    def content_key(self, item: Item, key: tuple[str, str, str] | None) -> tuple[bytes, bytes]:
+    def content_key(
+        self, item: Item, key: tuple[str, str, str] | None, sent_at: str | None
+    ) -> tuple[bytes, bytes]:
         """The message's content key (and its base, for trying the next ordinal): who, when,
         the text as any export of the chat would show it, and how many identical messages
         came before it at that time in this file."""
-        if item.sent_at is not None:
-            time_key = utc_rfc3339(item.sent_at.astimezone(UTC).replace(microsecond=0))
-        else:
-            time_key = item.local_time
+        time_key = sent_at if sent_at is not None else item.local_time
         if time_key != self.time_key:
             self.time_key = time_key
             self.ordinals.clear()
@@ -349,7 +356,8 @@ class _Writer:
 
     def add(self, item: Item) -> None:
         key = self.keys.key(item.sender, item.channel)
-        digest, base = self.content_key(item, key)
+        sent_at = None if item.sent_at is None else utc_rfc3339(item.sent_at)
+        digest, base = self.content_key(item, key, sent_at)
         if item.attachments:
             # an item's files can be read only now: settle whether it is new first
             settled = self.settle(digest, base, self.lookup(digest))
@@ -357,9 +365,10 @@ class _Writer:
                 self.summary.duplicates += 1
                 return
             self.taken.add(settled)
-            self.pending.append((item, key, settled, base, self.store_files(item.attachments)))
+            files = self.store_files(item.attachments)
+            self.pending.append((item, key, sent_at, settled, base, files))
         else:
-            self.pending.append((item, key, digest, base, None))
+            self.pending.append((item, key, sent_at, digest, base, None))
         if len(self.pending) >= BATCH:
             self.flush()
 
@@ -367,6 +376,7 @@ class _Writer:
         self,
         item: Item,
         key: tuple[str, str, str] | None,
+        sent_at: str | None,
         digest: bytes,
         files: list[dict[str, Any]],
     ) -> None:
@@ -380,7 +390,6 @@ class _Writer:
                 self.unknown[key] += 1
                 self.unknown_raw.setdefault(key, item.sender.raw)
         recipients = [{"raw": p.raw, "kind": p.kind} for p in item.recipients]
-        sent_at = None if item.sent_at is None else utc_rfc3339(item.sent_at.astimezone(UTC))
         record = message_record(
             message_id=message_id,
             source_id=self.source_id,
@@ -433,7 +442,7 @@ class _Writer:
         """Settle the pending items against the diary in one query per 500, store the new
         ones, and record them with one log entry."""
         known: dict[bytes, int] = {}
-        undecided = [p[2] for p in self.pending if p[4] is None]
+        undecided = [p[3] for p in self.pending if p[5] is None]
         for i in range(0, len(undecided), 500):
             part = undecided[i : i + 500]
             rows = self.raw.execute(
@@ -442,7 +451,7 @@ class _Writer:
                 part,
             )
             known.update((bytes(d), int(sid)) for d, sid in rows)
-        for item, key, digest, base, files in self.pending:
+        for item, key, sent_at, digest, base, files in self.pending:
             if files is None:
                 settled = self.settle(digest, base, known.get(digest))
                 if settled is None:
@@ -450,7 +459,7 @@ class _Writer:
                     continue
                 self.taken.add(settled)
                 digest, files = settled, []
-            self._store(item, key, digest, files)
+            self._store(item, key, sent_at, digest, files)
         self.pending.clear()
         if not self.batch:
             self.taken.clear()
@@ -620,6 +629,8 @@ def run(
     tracked = _TrackedSource(path)
     reading = report("Importing")
     read = 0
+    collecting = gc.isenabled()
+    gc.disable()  # items are short-lived and acyclic: the collector only costs time here
     try:
         for n, out in enumerate(importer.parse(tracked, context)):
             if progress is not None and n % 2000 == 0:
@@ -648,6 +659,9 @@ def run(
                 offset=where.offset if where else None,
             ),
         )
+    finally:
+        if collecting:
+            gc.enable()
     writer.flush()
     _people(conn, writer, options, summary, name)
     if writer.new_me:
