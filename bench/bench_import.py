@@ -146,7 +146,7 @@ CHILD_WHATSTK = """
 import sys, time
 from whatstk import df_from_whatsapp
 t = time.perf_counter()
-df = df_from_whatsapp(sys.argv[1], hformat="%d/%m/%Y, %H:%M - %name:")
+df = df_from_whatsapp(sys.argv[1], hformat="%d/%m/%Y, %H:%M - %name:", max_size=None)
 s = time.perf_counter() - t
 print(len(df), s, PEAK())
 """
