@@ -177,6 +177,13 @@ def register(cli: click.Group) -> None:
             )
 
 
+KIND_WORDS = {
+    "message": ("message", "messages"),
+    "call": ("call", "calls"),
+    "system": ("system notice", "system notices"),
+}
+
+
 def show(s: Summary) -> None:
     out = render.out
     if s.already_imported_at is not None:
@@ -186,8 +193,8 @@ def show(s: Summary) -> None:
         )
         return
     out.print(
-        f"Imported {render.text(s.file)} as a {render.text(s.importer_label)} "
-        f"(importer {s.importer} {s.importer_version}), source {s.source_id}."
+        f"Imported {render.text(s.file)} ({render.text(s.importer_label)}; importer "
+        f"{s.importer} {s.importer_version}) as source {s.source_id}."
     )
     out.print(
         f"Added {render.plural(s.added, 'item')}; skipped "
@@ -196,7 +203,10 @@ def show(s: Summary) -> None:
     if s.by_kind:
         out.print(
             "By kind: "
-            + ", ".join(f"{render.plural(n, k)}" for k, n in sorted(s.by_kind.items()))
+            + ", ".join(
+                render.plural(n, *KIND_WORDS.get(k, (k, k + "s")))
+                for k, n in sorted(s.by_kind.items())
+            )
             + "."
         )
     if s.by_sender:
