@@ -43,8 +43,6 @@ from docket.importers.base import (
     Probe,
     Source,
 )
-
-__all__ = ["Options", "Probe", "Progress", "Source", "Summary", "choose", "find_source", "run"]
 from docket.ledger import log, merkle
 from docket.model import identifiers, media
 from docket.model.identifiers import Identifier
@@ -53,6 +51,8 @@ from docket.records import get_meta, get_person, update_person
 from docket.store import blobs
 from docket.store.schema import meta
 from docket.store.schema import source as source_table
+
+__all__ = ["Options", "Probe", "Progress", "Source", "Summary", "choose", "find_source", "run"]
 
 BATCH = 2000
 MAX_WARNINGS_KEPT = 1000
@@ -582,13 +582,12 @@ def run(
         )
     raw = log.raw_connection(conn)
     source_id = int(raw.execute("SELECT coalesce(max(id), 0) + 1 FROM source").fetchone()[0])
-    person_value = options.person_id
     opts = {
         "timezone": options.timezone,
         "region": options.region,
         "day_first": options.day_first,
         "me": list(options.me),
-        "person": person_value,
+        "person": options.person_id,
         "partial": options.partial,
     }
     e = log.append(

@@ -552,7 +552,7 @@ def _check_imports(
             rec["name"],
             rec["importer"],
             rec["importer_version"],
-            json.dumps(rec["options"], sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+            importer.canonical_json(rec["options"]),
         )
         got = (row[1], bytes(row[2]).hex(), row[3], row[4], row[5], row[6], row[7])
         if got != expected:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from docket.importers.base import locator
 from docket.ledger import log
 
 
@@ -63,9 +64,6 @@ def messages(
         args.append(limit)
     out = []
     for r in log.raw_connection(conn).execute(sql, args):
-        locator = (
-            f"line {r[16]}" if r[16] is not None else (f"byte {r[17]}" if r[17] is not None else "")
-        )
         out.append(
             MessageView(
                 id=r[0],
@@ -84,7 +82,7 @@ def messages(
                 call_type=r[13],
                 duration_s=r[14],
                 attachments=json.loads(r[15]),
-                locator=locator,
+                locator=locator(r[16], r[17]),
             )
         )
     return out

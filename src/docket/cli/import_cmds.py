@@ -21,6 +21,7 @@ from docket.cli import render
 from docket.cli.state import State, pass_state
 from docket.importer import Summary
 from docket.importers import available
+from docket.importers.base import locator
 
 
 def register(cli: click.Group) -> None:
@@ -242,11 +243,7 @@ def show(s: Summary) -> None:
     if s.warnings_total:
         out.print(f"{render.plural(s.warnings_total, 'warning')} while reading the file:")
         for w in s.warnings[:20]:
-            where = (
-                f"line {w['line']}: "
-                if "line" in w
-                else (f"byte {w['offset']}: " if "offset" in w else "")
-            )
-            out.print(f"  {where}{render.text(w['message'])}")
+            where = locator(w.get("line"), w.get("offset"))
+            out.print(f"  {where + ': ' if where else ''}{render.text(w['message'])}")
         if s.warnings_total > 20:
             out.print(f"  … and {s.warnings_total - 20} more (see --json)")

@@ -83,12 +83,14 @@ class Item:
     offset: int | None = None
     raw: dict[str, str] = field(default_factory=dict)
 
-    def locator(self) -> str:
-        if self.line is not None:
-            return f"line {self.line}"
-        if self.offset is not None:
-            return f"byte {self.offset}"
-        return ""
+
+def locator(line: int | None, offset: int | None) -> str:
+    """Where in the file an item or a warning comes from: its line, else its byte offset."""
+    if line is not None:
+        return f"line {line}"
+    if offset is not None:
+        return f"byte {offset}"
+    return ""
 
 
 @dataclass(frozen=True)
