@@ -24,7 +24,7 @@ from typing import BinaryIO, ClassVar, Literal
 
 PROBE_BYTES = 64 * 1024
 
-Kind = Literal["message", "call", "system"]
+Kind = Literal["message", "call", "system", "file"]
 Direction = Literal["incoming", "outgoing", "unknown"]
 PartyKind = Literal["name", "phone", "email", "handle", "withheld"]
 CallType = Literal["incoming", "outgoing", "missed", "rejected", "blocked", "voicemail", "unknown"]
@@ -65,7 +65,9 @@ class Item:
     """
 
     kind: Kind
-    channel: str  # "whatsapp", "sms", "mms", "phone"
+    # "whatsapp", "sms", "mms", "phone", "email", "telegram", "messenger", "instagram",
+    # "discord", "signal", "photo", "file"
+    channel: str
     direction: Direction
     sender: Party | None
     sent_at: datetime | None
@@ -111,6 +113,8 @@ class Context:
     region: str = "GB"  # default region for phone numbers without a country code
     day_first: bool | None = None  # None: infer from the whole file
     name: str = ""  # the file's name as the user has it (its folder is not kept)
+    # for formats whose columns the user names (the mapped CSV importer): field -> column
+    mapping: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
