@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from docket import search
 from docket.errors import InputError, RecordNotFound, RecordRedacted
 from docket.ledger import log
 from docket.model.entry import Entry
@@ -275,6 +276,7 @@ def create_incident(conn: Connection, data: IncidentData) -> int:
         )
     )
     _link_people(conn, incident_id, data.people)
+    search.index_incident(conn, incident_id, record)
     return incident_id
 
 
@@ -305,6 +307,7 @@ def update_incident(conn: Connection, incident_id: int, data: IncidentData, reas
         .values(current_seq=e.seq, version=row.version + 1, **incident_projection(record))
     )
     _link_people(conn, incident_id, data.people)
+    search.index_incident(conn, incident_id, record)
     return e
 
 
@@ -587,6 +590,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
             .values(redacted=True, category="", channel=None)
         )
         _link_people(conn, record_id, [])
+        search.index_incident(conn, record_id, None)
     elif kind == "person":
         conn.execute(
             update(person)
