@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import secrets
@@ -15,12 +16,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from cryptography import x509
 from sqlalchemy import Connection
 
-from docket import __version__, importer, integrity, records, timeline
+from docket import __version__, importer, integrity, records, search, timeline
 from docket.errors import (
     AttachmentNotFound,
     DiaryExists,
@@ -310,20 +311,41 @@ class Diary:
                 hint="Check that you are allowed to read it.",
             ) from exc
         with stream:
-            media_type = media.sniff(stream.read(media.HEAD_BYTES))
-            stream.seek(0)
-            with self._write() as conn:
-                attachment_id = records.add_attachment(
-                    conn,
-                    stream,
-                    name=file.name,
-                    media_type=media_type,
-                    incident_id=incident_id,
-                    obtained=obtained.strip(),
-                    note=note.strip(),
-                    progress=progress,
-                )
-                return records.get_attachment(conn, attachment_id)
+            return self.attach_stream(
+                stream,
+                name=file.name,
+                incident_id=incident_id,
+                obtained=obtained,
+                note=note,
+                progress=progress,
+            )
+
+    def attach_stream(
+        self,
+        stream: BinaryIO,
+        *,
+        name: str,
+        incident_id: int | None,
+        obtained: str = "",
+        note: str = "",
+        progress: ProgressFn | None = None,
+    ) -> AttachmentView:
+        """Store a file read from ``stream`` (an upload, say) as evidence; the stream need not
+        be seekable and is read once."""
+        head = stream.read(media.HEAD_BYTES)
+        media_type = media.sniff(head)
+        with self._write() as conn:
+            attachment_id = records.add_attachment(
+                conn,
+                cast(BinaryIO, io.BufferedReader(_Prepended(head, stream))),
+                name=name,
+                media_type=media_type,
+                incident_id=incident_id,
+                obtained=obtained.strip(),
+                note=note.strip(),
+                progress=progress,
+            )
+            return records.get_attachment(conn, attachment_id)
 
     # --- imported exports -------------------------------------------------------------------
 
@@ -402,6 +424,49 @@ class Diary:
     def sources(self) -> list[dict[str, Any]]:
         with self._file.read() as conn:
             return timeline.sources(conn)
+
+    def message(self, message_id: int) -> timeline.MessageView:
+        with self._file.read() as conn:
+            return timeline.message(conn, message_id)
+
+    def message_context(self, message_id: int, around: int = 5) -> list[timeline.MessageView]:
+        with self._file.read() as conn:
+            return timeline.context(conn, message_id, around)
+
+    def timeline(self, f: timeline.TimelineFilter) -> list[TimelineEntry]:
+        """One page of incidents and messages together, newest first."""
+        with self._file.read() as conn:
+            rows = timeline.rows(conn, f)
+            out = []
+            for r in rows:
+                if r.kind == 0:
+                    out.append(TimelineEntry(r, records.get_incident(conn, r.id), None))
+                else:
+                    out.append(TimelineEntry(r, None, timeline.message(conn, r.id)))
+            return out
+
+    def search(self, text: str, *, limit: int = 50) -> SearchResults:
+        """Incidents and messages whose words match ``text`` (each word, or the start of one)."""
+        with self._file.read() as conn:
+            message_hits, incident_hits = search.search(conn, text, limit=limit)
+            return SearchResults(
+                text=text,
+                messages=[(h, timeline.message(conn, h.id)) for h in message_hits],
+                incidents=[(h, records.get_incident(conn, h.id)) for h in incident_hits],
+            )
+
+    def assign_sender(
+        self, person_id: int, kind: str, platform: str, value: str, raw: str
+    ) -> PersonView:
+        """Record that a sender from an import (a number, address or account) is this person."""
+        ident = Identifier(kind, value, platform=platform, as_given=raw)
+
+        def add(data: PersonData) -> PersonData:
+            if ident in data.identifiers:
+                return data
+            return dataclasses.replace(data, identifiers=(*data.identifiers, ident))
+
+        return self.edit_person(person_id, add, f"Linked to the sender {raw!r} of an import")
 
     def attachment(self, attachment_id: int) -> AttachmentView:
         with self._file.read() as conn:
@@ -565,6 +630,41 @@ class Diary:
     def check_file(self) -> list[str]:
         """Page-level checks of the encrypted file (HMAC of every page, SQLite structure)."""
         return self._file.integrity_problems()
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    row: timeline.TimelineRow
+    incident: IncidentView | None
+    message: timeline.MessageView | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResults:
+    text: str
+    messages: list[tuple[search.Hit, timeline.MessageView]]
+    incidents: list[tuple[search.Hit, IncidentView]]
+
+
+class _Prepended(io.RawIOBase):
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 @dataclasses.dataclass(frozen=True)
