@@ -36,6 +36,30 @@ class Settings:
     jurisdiction: str = DEFAULT_JURISDICTION
     timezone: str | None = None  # None: the jurisdiction's
     region: str | None = None  # None: the jurisdiction's, for phone numbers
+    idle_minutes: str = "10"  # the web app locks itself after this long without use
+    exit_url: str = "https://www.bbc.co.uk/weather"  # where quick exit goes
+
+    def idle(self) -> float:
+        try:
+            minutes = float(self.idle_minutes)
+        except ValueError:
+            minutes = -1
+        if not 0.5 <= minutes <= 240:
+            raise ConfigError(
+                "idle_minutes must be a number of minutes from 0.5 to 240, not "
+                f"{self.idle_minutes!r}.",
+                hint='For example idle_minutes = "10" in the settings file, or '
+                "DOCKET_IDLE_MINUTES=10.",
+            )
+        return minutes
+
+    def exit_address(self) -> str:
+        if not self.exit_url.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"exit_url must be a web address starting with https://, not {self.exit_url!r}.",
+                hint='For example exit_url = "https://www.bbc.co.uk/weather".',
+            )
+        return self.exit_url
 
     @classmethod
     def resolve(

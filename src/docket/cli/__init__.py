@@ -22,6 +22,7 @@ from docket.cli import (
     ledger_cmds,
     people_cmds,
     render,
+    web_cmds,
 )
 from docket.cli.state import State
 from docket.config import Settings
@@ -94,6 +95,7 @@ for module in (
     evidence_cmds,
     import_cmds,
     ledger_cmds,
+    web_cmds,
 ):
     module.register(cli)
 

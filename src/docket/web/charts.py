@@ -1,0 +1,78 @@
+"""Charts for the dashboard, drawn on the server as small, accessible SVG (a title, a
+description and the numbers as text), with no script and no inline style, so they render
+under the app's Content-Security-Policy and print cleanly. Colours come from the CSS classes
+``chart-bar``, ``chart-axis`` and ``chart-label``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from markupsafe import Markup
+
+
+def _open(width: int, height: int, title: str, desc: str) -> str:
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>"
+    )
+
+
+def columns(series: Sequence[tuple[str, int]], *, title: str, every: int = 1) -> Markup:
+    """Vertical columns, one per label (say, a week), with the label under every ``every``th
+    column and each column's value on hover (its <title>)."""
+    width, height, left, bottom, top = 640, 200, 28, 36, 12
+    n = max(1, len(series))
+    peak = max([v for _, v in series] + [1])
+    step = (width - left - 8) / n
+    bar = max(2.0, step * 0.7)
+    plot = height - bottom - top
+    desc = "; ".join(f"{label}: {value}" for label, value in series)
+    out = [_open(width, height, title, desc)]
+    out.append(
+        f'<line class="chart-axis" x1="{left}" y1="{height - bottom}" '
+        f'x2="{width - 4}" y2="{height - bottom}"/>'
+    )
+    out.append(
+        f'<text class="chart-label" x="{left - 6}" y="{top + 8}" text-anchor="end">{peak}</text>'
+    )
+    out.append(
+        f'<text class="chart-label" x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>'
+    )
+    for i, (label, value) in enumerate(series):
+        h = plot * value / peak
+        x = left + i * step + (step - bar) / 2
+        y = height - bottom - h
+        out.append(
+            f'<rect class="chart-bar" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+            f"<title>{escape(label)}: {value}</title></rect>"
+        )
+        if i % every == 0:
+            out.append(
+                f'<text class="chart-label" x="{x + bar / 2:.1f}" y="{height - bottom + 16}" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    out.append("</svg>")
+    return Markup("".join(out))  # noqa: S704 - every text above is escaped
+
+
+def bars(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
+    """Horizontal bars with their labels and values written out (categories, channels)."""
+    row, label_w, width = 26, 220, 640
+    height = max(1, len(items)) * row + 8
+    peak = max([v for _, v in items] + [1])
+    desc = "; ".join(f"{label}: {value}" for label, value in items)
+    out = [_open(width, height, title, desc)]
+    for i, (label, value) in enumerate(items):
+        y = 4 + i * row
+        w = (width - label_w - 48) * value / peak
+        out.append(
+            f'<text class="chart-label" x="{label_w - 8}" y="{y + 17}" text-anchor="end">'
+            f"{escape(label)}</text>"
+            f'<rect class="chart-bar" x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" '
+            f'height="{row - 8}"/>'
+            f'<text class="chart-label" x="{label_w + w + 6:.1f}" y="{y + 17}">{value}</text>'
+        )
+    out.append("</svg>")
+    return Markup("".join(out))  # noqa: S704 - every text above is escaped

@@ -1,0 +1,264 @@
+"""The web app over real HTTP (a real server on 127.0.0.1, a real encrypted diary): the
+guards (Host check, CSRF, headers), locking, the forms, escaping of hostile text, uploads
+streamed into the store, search and the timeline."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from docket.api import Diary
+from tests.conftest import PASSPHRASE
+from tests.helpers.web import csrf_of, serve, unlock
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def server(diary_path: Path):  # type: ignore[no-untyped-def]
+    with serve(diary_path) as s:
+        yield s
+
+
+@pytest.fixture
+def client(server):  # type: ignore[no-untyped-def]
+    with server.client() as c:
+        unlock(c, PASSPHRASE)
+        yield c
+
+
+def add_incident(client: httpx.Client, **fields: str) -> int:
+    page = client.get("/incidents/new")
+    data = {"csrf": csrf_of(page.text), "category": "CON", "occurred": "2026-11-20T18:30"}
+    data.update(fields)
+    r = client.post("/incidents", data=data)
+    assert r.status_code == 303, r.text
+    return int(re.search(r"/incidents/(\d+)", r.headers["location"]).group(1))  # type: ignore[union-attr]
+
+
+def test_first_visit_creates_a_diary_and_every_response_is_guarded(server, diary_path) -> None:  # type: ignore[no-untyped-def]
+    with server.client() as c:
+        r = c.get("/")
+        assert r.status_code == 303 and r.headers["location"] == "/unlock"
+        r = c.get("/unlock")
+        assert r.headers["location"] == "/create"
+        page = c.get("/create")
+        assert "cannot be recovered" in page.text
+        for resp in (r, page):
+            assert resp.headers["cache-control"] == "no-store"
+            assert "default-src 'none'" in resp.headers["content-security-policy"]
+            assert "script-src 'self'" in resp.headers["content-security-policy"]
+            assert resp.headers["x-frame-options"] == "DENY"
+        unlock(c, PASSPHRASE)
+        home = c.get("/")
+        assert home.status_code == 200
+        assert "Overview" in home.text and "Quick exit" in home.text
+        assert "999" in home.text and "0808 802 0300" in home.text
+        assert "not legal advice" in home.text
+    assert diary_path.exists()
+
+
+def test_create_refuses_a_mismatch_and_a_missing_acknowledgement(server, diary_path) -> None:  # type: ignore[no-untyped-def]
+    with server.client() as c:
+        token = csrf_of(c.get("/create").text)
+        r = c.post("/create", data={"csrf": token, "passphrase": PASSPHRASE, "again": "other words here", "understood": "yes"})
+        assert r.status_code == 400 and "not the same" in r.text
+        r = c.post("/create", data={"csrf": token, "passphrase": PASSPHRASE, "again": PASSPHRASE})
+        assert r.status_code == 400 and "cannot be recovered" in r.text
+        assert not diary_path.exists()
+        r = c.post("/create/strength", data={"csrf": token, "passphrase": "password"})
+        assert "Easy to guess" in r.text
+        r = c.post("/create/strength", data={"csrf": token, "passphrase": "kettle orbit maple drum"})
+        assert "Good" in r.text or "Strong" in r.text
+
+
+def test_host_header_must_be_this_server(server) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.get(server.base_url + "/unlock", headers={"Host": "attacker.example:80"})
+    assert r.status_code == 421
+    r = httpx.get(server.base_url + "/unlock", headers={"Host": f"localhost:{server.port}"})
+    assert r.status_code in (200, 303)
+
+
+def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(client, server) -> None:  # type: ignore[no-untyped-def]
+    data = {"category": "CON", "occurred": "2026-11-20T18:30", "description": "forged"}
+    r = client.post("/incidents", data=data)
+    assert r.status_code == 403 and "nothing was changed" in r.text
+    r = client.post("/incidents", data={**data, "csrf": "wrong"})
+    assert r.status_code == 403
+    token = csrf_of(client.get("/incidents/new").text)
+    r = client.post(
+        "/incidents", data={**data, "csrf": token}, headers={"Origin": "http://evil.example"}
+    )
+    assert r.status_code == 403
+    r = client.post("/lock")  # even locking needs the token
+    assert r.status_code == 403
+    assert "forged" not in client.get("/incidents").text
+    with server.state.diary() as d:
+        assert d.incidents() == []
+
+
+def test_hostile_text_is_shown_as_text(client) -> None:  # type: ignore[no-untyped-def]
+    n = add_incident(client, description=XSS, place=XSS, exact_words=XSS)
+    for url in (f"/incidents/{n}", "/incidents", "/timeline", "/", f"/timeline?q=alert"):
+        page = client.get(url).text
+        assert "<script>alert" not in page and "<img src=x" not in page, url
+        assert "&lt;script&gt;" in page or "alert" not in page, url
+
+
+def test_no_diary_content_in_page_titles(client) -> None:  # type: ignore[no-untyped-def]
+    marker = "ZebraMarker"
+    n = add_incident(client, description=f"{marker} outside", place=marker)
+    for url in ("/", "/incidents", f"/incidents/{n}", f"/incidents/{n}/edit", "/timeline", f"/timeline?q={marker}", "/people", "/import", "/verify"):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)  # type: ignore[union-attr]
+        assert marker not in title and "Docket" in title, url
+
+
+def test_edit_needs_a_reason_and_keeps_history(client, server) -> None:  # type: ignore[no-untyped-def]
+    n = add_incident(client, description="first version")
+    form = client.get(f"/incidents/{n}/edit").text
+    token = csrf_of(form)
+    base = {"csrf": token, "category": "CON", "occurred": "2026-11-20T18:30"}
+    r = client.post(f"/incidents/{n}/edit", data={**base, "description": "second version"})
+    assert r.status_code == 400 and "reason" in r.text
+    r = client.post(
+        f"/incidents/{n}/edit",
+        data={**base, "description": "second version", "reason": "remembered more"},
+    )
+    assert r.status_code == 303
+    page = client.get(f"/incidents/{n}").text
+    assert "second version" in page and "changed 1 time" in page
+    history = client.get(f"/incidents/{n}/history").text
+    assert "remembered more" in history and "description" in history
+    with server.state.diary() as d:
+        assert [v.reason for v in d.history("incident", n)] == [None, "remembered more"]
+
+
+def test_removal_needs_confirmation(client, server) -> None:  # type: ignore[no-untyped-def]
+    n = add_incident(client, description="to be removed")
+    token = csrf_of(client.get(f"/remove/incident/{n}").text)
+    r = client.post(f"/remove/incident/{n}", data={"csrf": token, "reason": "private"})
+    assert r.status_code == 400
+    assert "to be removed" in client.get(f"/incidents/{n}").text
+    r = client.post(f"/remove/incident/{n}", data={"csrf": token, "reason": "private", "confirm": "yes"})
+    assert r.status_code == 303
+    page = client.get(f"/incidents/{n}").text
+    assert "to be removed" not in page and "You removed this incident" in page
+    assert "to be removed" not in client.get("/timeline?q=removed").text
+
+
+def test_an_upload_is_stored_byte_exact(client, server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    n = add_incident(client, description="with a photo")
+    token = csrf_of(client.get(f"/incidents/{n}").text)
+    payload = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20_000  # ~5 MB, a JPEG's first bytes
+    r = client.post(
+        f"/incidents/{n}/files?csrf={token}",
+        data={"note": "taken at the door"},
+        files={"file": ("door.jpg", payload, "image/jpeg")},
+    )
+    assert r.status_code == 303, r.text
+    with server.state.diary() as d:
+        (a,) = d.incident(n).attachments
+        assert a.data is not None and a.data.name == "door.jpg" and a.data.note == "taken at the door"
+        assert b"".join(d.iter_attachment(a.id)) == payload
+    got = client.get(f"/files/{a.id}")
+    assert got.content == payload
+    assert got.headers["content-type"] == "image/jpeg"
+    assert "sandbox" in got.headers["content-security-policy"]
+    r = client.post(f"/incidents/{n}/files", files={"file": ("x.jpg", b"abc", "image/jpeg")})
+    assert r.status_code == 403
+
+
+def test_people_and_the_timeline_with_filters_and_search(client, server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_of(client.get("/people/new").text)
+    r = client.post(
+        "/people",
+        data={"csrf": token, "name": "Jo Bloggs", "role": "responsible", "phones": "07700 900123"},
+    )
+    assert r.status_code == 303
+    person = int(r.headers["location"].rsplit("/", 1)[1])
+    add_incident(client, description="waited outside work", category="LOI", people=str(person))
+    add_incident(client, description="sent flowers", category="GIF", occurred="2026-11-18T09:00")
+    chat = tmp_path / "chat.txt"
+    chat.write_text(
+        "19/11/2026, 21:15 - Jo Bloggs: where were you tonight\n"
+        "19/11/2026, 21:16 - Jo Bloggs: I saw your car at the station\n"
+        "19/11/2026, 21:20 - Me: please stop\n",
+        encoding="utf-8",
+    )
+    with server.state.diary() as d:
+        d.import_file(chat, person=person, me=("Me",), day_first=True)
+    page = client.get("/timeline").text
+    assert page.index("waited outside work") < page.index("I saw your car") < page.index("sent flowers")
+    only_loi = client.get("/timeline?category=LOI").text
+    assert "waited outside work" in only_loi and "sent flowers" not in only_loi
+    assert "I saw your car" not in only_loi
+    whatsapp = client.get("/timeline?channel=whatsapp").text
+    assert "I saw your car" in whatsapp and "sent flowers" not in whatsapp
+    theirs = client.get(f"/timeline?person={person}").text
+    assert "I saw your car" in theirs and "please stop" not in theirs
+    dated = client.get("/timeline?from=2026-11-19&to=2026-11-19").text
+    assert "I saw your car" in dated and "sent flowers" not in dated
+    found = client.get("/timeline?q=statio").text
+    assert "<mark>station</mark>" in found
+    link = re.search(r'href="/messages/(\d+)"', found).group(1)  # type: ignore[union-attr]
+    context = client.get(f"/messages/{link}").text
+    assert "where were you tonight" in context and "please stop" in context
+    assert 'aria-current="true"' in context
+
+
+def test_the_timeline_pages_through_many_rows(client, server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    chat = tmp_path / "long.txt"
+    lines = [f"{1 + i // 60:02d}/11/2026, {i % 24:02d}:{i % 60:02d} - Sam: message number {i}" for i in range(130)]
+    chat.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with server.state.diary() as d:
+        d.import_file(chat, me=("Me",), day_first=True)
+    seen: set[str] = set()
+    url: str | None = "/timeline"
+    while url:
+        page = client.get(url).text
+        seen.update(re.findall(r"message number (\d+)", page))
+        more = re.search(r'<a href="(/timeline\?[^"]+)" hx-get', page)
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert seen == {str(i) for i in range(130)}
+
+
+def test_lock_quick_exit_and_idle_lock(diary_path) -> None:  # type: ignore[no-untyped-def]
+    with serve(diary_path, idle_minutes=0.02) as server, server.client() as c:
+        unlock(c, PASSPHRASE)
+        assert c.get("/").status_code == 200
+        token = csrf_of(c.get("/").text)
+        assert c.post("/lock", data={"csrf": token}).status_code == 303
+        assert c.get("/").headers["location"] == "/unlock"
+        assert not server.state.unlocked
+        unlock(c, PASSPHRASE)
+        r = c.get("/exit")
+        assert r.status_code == 303 and r.headers["location"] == "https://www.bbc.co.uk/weather"
+        assert c.get("/").headers["location"] == "/unlock"
+        unlock(c, PASSPHRASE)
+        time.sleep(1.5)  # idle for longer than 0.02 minutes
+        assert c.get("/").headers["location"] == "/unlock"
+        assert not server.state.unlocked
+
+
+def test_wrong_passphrase_is_refused_calmly(diary_path) -> None:  # type: ignore[no-untyped-def]
+    Diary.create(diary_path, PASSPHRASE).close()
+    with serve(diary_path) as server, server.client() as c:
+        token = csrf_of(c.get("/unlock").text)
+        r = c.post("/unlock", data={"csrf": token, "passphrase": "not it at all"})
+        assert r.status_code == 403 and "passphrase" in r.text.lower()
+        assert c.get("/").headers["location"] == "/unlock"
+
+
+def test_verify_page_reports_in_plain_words(client) -> None:  # type: ignore[no-untyped-def]
+    add_incident(client, description="something")
+    token = csrf_of(client.get("/verify").text)
+    page = client.post("/verify", data={"csrf": token}).text
+    assert "No changes were found" in page
+    for word in ("tamper-proof", "court-admissible", "forensically sound"):
+        assert word not in page.lower()
