@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install Docket into .venv and open your diary (it is created the first time).
-# The diary lives at ~/.local/share/docket/diary.docket unless DOCKET_DIARY says otherwise.
+# Install Docket into .venv and open it in your web browser, on this computer only.
+# The first time, it asks for a passphrase and creates your diary at
+# ~/.local/share/docket/diary.docket (DOCKET_DIARY chooses another file).
+# Add --demo to look around a diary of made-up entries instead.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$ROOT"
-exec "$VENV/bin/docket" start "$@"
+exec "$VENV/bin/docket" serve "$@"

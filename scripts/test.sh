@@ -3,9 +3,17 @@
 # Used as-is by CI (.ci/run). Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ROOT"
-# openssl runs the local RFC 3161 timestamp authority the tests talk to on 127.0.0.1
-apt_install openssl
+# openssl runs the local RFC 3161 timestamp authority the tests talk to on 127.0.0.1;
+# chromium is the browser the web tests drive; npm fetches axe-core for accessibility checks
+apt_install openssl chromium fonts-dejavu-core
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+AXE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/docket-test/node"
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
+    mkdir -p "$AXE_DIR"
+    npm install --prefix "$AXE_DIR" --no-save --no-audit --no-fund --loglevel=error axe-core@4.14.1
+fi
+export DOCKET_AXE="$AXE_DIR/node_modules/axe-core/axe.min.js"
 echo "== ruff"
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/ruff" format --check src tests bench

@@ -513,8 +513,10 @@ class Diary:
             first, latest, by_cat = records.incident_span(conn)
         days = None
         if latest:
-            then = datetime.fromisoformat(latest.replace("Z", "+00:00"))
-            days = max(0, (datetime.now(UTC) - then).days)
+            # calendar days in the diary's zone: yesterday evening is "1 day ago"
+            tz = timeparse.zone(self.timezone)
+            then = datetime.fromisoformat(latest.replace("Z", "+00:00")).astimezone(tz).date()
+            days = max(0, (datetime.now(tz).date() - then).days)
         return Summary(
             path=str(self.path),
             diary_id=self.diary_id,

@@ -32,7 +32,7 @@ def incident_text(record: dict[str, Any]) -> str:
         (record.get("place") or {}).get("text", ""),
         " ".join(record.get("tags", ())),
         " ".join(f"{w.get('name', '')} {w.get('saw', '')}" for w in record.get("witnesses", ())),
-        " ".join(record.get("targeted", ())),
+        " ".join(t for t in record.get("targeted", ()) if t != "me"),
         (record.get("effect") or {}).get("details", ""),
         record.get("told_to_stop_details", ""),
         " ".join(

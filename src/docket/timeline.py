@@ -145,6 +145,23 @@ CHANNEL_OF: dict[str, str] = {
 }
 
 
+# How each importer's channel is named for people.
+CHANNEL_LABELS: dict[str, str] = {
+    "sms": "SMS",
+    "mms": "MMS",
+    "phone": "Phone",
+    "whatsapp": "WhatsApp",
+    "email": "E-mail",
+    "telegram": "Telegram",
+    "signal": "Signal",
+    "discord": "Discord",
+    "messenger": "Messenger",
+    "instagram": "Instagram",
+    "photo": "Photo",
+    "file": "File",
+}
+
+
 @dataclass(frozen=True)
 class TimelineFilter:
     person_id: int | None = None

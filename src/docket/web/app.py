@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData
 
-from docket import __version__
+from docket import __version__, timeline
 from docket.api import Diary
 from docket.errors import (
     DiaryBusy,
@@ -42,12 +42,14 @@ class NeedUnlock(Exception):
 
 
 def templates() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("docket.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["channel"] = lambda c: timeline.CHANNEL_LABELS.get(c, c)
+    return env
 
 
 def web(request: Request) -> WebState:
@@ -248,6 +250,10 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         response = RedirectResponse(settings.exit_url, status_code=303)
         response.delete_cookie(security.SESSION_COOKIE, path="/")
         return response
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/locked")
     def locked_page(request: Request) -> Response:

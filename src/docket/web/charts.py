@@ -59,14 +59,14 @@ def columns(series: Sequence[tuple[str, int]], *, title: str, every: int = 1) ->
 
 def bars(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
     """Horizontal bars with their labels and values written out (categories, channels)."""
-    row, label_w, width = 26, 220, 640
+    row, label_w, width = 28, 190, 440
     height = max(1, len(items)) * row + 8
     peak = max([v for _, v in items] + [1])
     desc = "; ".join(f"{label}: {value}" for label, value in items)
     out = [_open(width, height, title, desc)]
     for i, (label, value) in enumerate(items):
         y = 4 + i * row
-        w = (width - label_w - 48) * value / peak
+        w = (width - label_w - 40) * value / peak
         out.append(
             f'<text class="chart-label" x="{label_w - 8}" y="{y + 17}" text-anchor="end">'
             f"{escape(label)}</text>"
