@@ -1,6 +1,7 @@
 """Full-text search inside the encrypted file: an FTS5 index over imported message bodies
 (kept in step by triggers, reading its text from the message table) and one over the
-current text of each incident (kept by ``docket.search``).
+current text of each incident (kept by ``docket.search``); and the index the timeline pages
+through.
 
 Revision ID: 0005
 Revises: 0004
@@ -34,6 +35,8 @@ def upgrade() -> None:
         "VALUES ('delete', old.id, old.body); END"
     )
     op.execute("INSERT INTO message_fts(message_fts) VALUES ('rebuild')")
+    # the timeline pages through messages newest first, those without a time last
+    op.execute("CREATE INDEX ix_message_when ON message (COALESCE(sent_at, ''), id)")
     op.execute(
         f"CREATE VIRTUAL TABLE incident_fts USING fts5(text, tokenize='{TOKENIZE}', prefix='2 3')"
     )
