@@ -448,9 +448,10 @@ class Diary:
     def search(self, text: str, *, limit: int = 50) -> SearchResults:
         """Incidents and messages whose words match ``text`` (each word, or the start of one)."""
         with self._file.read() as conn:
-            message_hits, incident_hits = search.search(conn, text, limit=limit)
+            message_hits, incident_hits, total = search.search(conn, text, limit=limit)
             return SearchResults(
                 text=text,
+                message_total=total,
                 messages=[(h, timeline.message(conn, h.id)) for h in message_hits],
                 incidents=[(h, records.get_incident(conn, h.id)) for h in incident_hits],
             )
@@ -644,6 +645,7 @@ class TimelineEntry:
 @dataclasses.dataclass(frozen=True)
 class SearchResults:
     text: str
+    message_total: int
     messages: list[tuple[search.Hit, timeline.MessageView]]
     incidents: list[tuple[search.Hit, IncidentView]]
 

@@ -91,22 +91,42 @@ class Hit:
     snippet: str  # the text around the match, with MARK_START/MARK_END around each match
 
 
-def search(conn: Connection, text: str, *, limit: int = 50) -> tuple[list[Hit], list[Hit]]:
-    """Messages and incidents that match, newest first (each list at most ``limit``)."""
+def search(conn: Connection, text: str, *, limit: int = 50) -> tuple[list[Hit], list[Hit], int]:
+    """Messages and incidents that match (each list at most ``limit``), and how many messages
+    match in all. Incidents come newest first. Messages come latest imported first (for one
+    export, that is newest first) — so that a common word among a million messages is still
+    answered at once, without sorting every match by time."""
     query = match_expression(text)
     if query is None:
-        return [], []
+        return [], [], 0
     raw = log.raw_connection(conn)
     snippet = f"snippet({{t}}, 0, '{MARK_START}', '{MARK_END}', '…', 16)"
-    messages = [
-        Hit("message", r[0], r[1], r[2])
+    ids = [
+        r[0]
         for r in raw.execute(
-            f"SELECT m.id, m.sent_at, {snippet.format(t='message_fts')} FROM message_fts "
-            "JOIN message m ON m.id = message_fts.rowid WHERE message_fts MATCH ? "
-            "ORDER BY m.sent_at DESC, m.id DESC LIMIT ?",
+            "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
             (query, limit),
         )
     ]
+    messages = []
+    if ids:
+        marks = ", ".join("?" * len(ids))
+        messages = [
+            Hit("message", r[0], r[1], r[2])
+            for r in raw.execute(
+                f"SELECT m.id, m.sent_at, {snippet.format(t='message_fts')} FROM message_fts "
+                f"JOIN message m ON m.id = message_fts.rowid WHERE message_fts MATCH ? "
+                f"AND message_fts.rowid IN ({marks}) ORDER BY m.id DESC",
+                (query, *ids),
+            )
+        ]
+    total = len(ids)
+    if total == limit:
+        total = int(
+            raw.execute(
+                "SELECT count(*) FROM message_fts WHERE message_fts MATCH ?", (query,)
+            ).fetchone()[0]
+        )
     incidents = [
         Hit("incident", r[0], r[1], r[2])
         for r in raw.execute(
@@ -116,7 +136,7 @@ def search(conn: Connection, text: str, *, limit: int = 50) -> tuple[list[Hit], 
             (query, limit),
         )
     ]
-    return messages, incidents
+    return messages, incidents, total
 
 
 __all__ = ["MARK_END", "MARK_START", "Hit", "index_incident", "match_expression", "search"]

@@ -112,7 +112,9 @@ def context(conn: Any, message_id: int, around: int = 5) -> list[MessageView]:
     the same conversation, where the export names one), in order."""
     m = message(conn, message_id)
     raw = log.raw_connection(conn)
-    where = "m.source_id = ? AND " + ("m.thread = ?" if m.thread is not None else "1")
+    # "+" keeps SQLite on the (time, id) index, reading outwards from the message, rather than
+    # sorting the whole export's messages
+    where = "+m.source_id = ? AND " + ("+m.thread = ?" if m.thread is not None else "1")
     args: list[Any] = [m.source_id] + ([m.thread] if m.thread is not None else [])
     when = m.sent_at or ""
     before = raw.execute(
