@@ -285,3 +285,33 @@ def test_a_new_diary_verifies_and_is_fully_checkpointed(diary: Diary) -> None:
     report = diary.verify()
     assert report.ok, report.problems
     assert report.entries == FRESH_ENTRIES == report.latest_checkpoint
+
+
+def test_a_stored_blob_reads_back_as_a_seekable_file(diary: Diary) -> None:
+    import io
+    import random
+    import zipfile
+
+    from docket.store import blobs
+
+    rng = random.Random(3)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.txt", "hello " * 1000)
+        z.writestr("b.bin", rng.randbytes(3 * blobs.CHUNK_SIZE // 2))
+    data = buf.getvalue()
+    with diary._file.write() as conn:
+        stored = blobs.put_chunks(
+            conn, [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
+        )
+        reader = blobs.BlobReader(conn, stored.sha256)
+        assert reader.size == len(data) == stored.size
+        assert reader.read() == data
+        for pos in (0, 1, blobs.CHUNK_SIZE - 3, blobs.CHUNK_SIZE, len(data) - 5, len(data) + 10):
+            reader.seek(pos)
+            assert reader.read(7) == data[pos : pos + 7]
+        reader.seek(-4, io.SEEK_END)
+        assert reader.read() == data[-4:]
+        with zipfile.ZipFile(io.BufferedReader(reader)) as z:
+            assert z.read("a.txt") == b"hello " * 1000
+            assert len(z.read("b.bin")) == 3 * blobs.CHUNK_SIZE // 2

@@ -8,10 +8,12 @@ recorded redaction) deletes its chunks unless another live blob still uses them;
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -108,6 +110,80 @@ def iter_blob(conn: Connection, sha256: bytes) -> Iterator[bytes]:
         if data is None or hashlib.sha256(data).digest() != row.chunk_sha256:
             raise BlobDamaged(sha256, row.idx)
         yield bytes(data)
+
+
+class BlobReader(io.RawIOBase):
+    """A stored blob as a seekable, read-only file (for a zip inside the diary, say): one chunk
+    is held at a time and each chunk's hash is checked when it is read."""
+
+    def __init__(self, conn: Connection, sha256: bytes) -> None:
+        raw: Any = conn.connection.driver_connection
+        self._raw = raw
+        self._sha = sha256
+        rows = self._raw.execute(
+            "SELECT bc.chunk_sha256, length(c.data) FROM blob_chunk bc "
+            "JOIN chunk c ON c.sha256 = bc.chunk_sha256 WHERE bc.blob_sha256 = ? ORDER BY bc.idx",
+            (sha256,),
+        ).fetchall()
+        self._chunks = [bytes(r[0]) for r in rows]
+        self._starts = []
+        pos = 0
+        for r in rows:
+            self._starts.append(pos)
+            pos += int(r[1])
+        self._size = pos
+        self._pos = 0
+        self._current = -1
+        self._data = b""
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if target < 0:
+            raise ValueError("negative seek position")
+        self._pos = target
+        return target
+
+    def _load(self, idx: int) -> None:
+        if idx == self._current:
+            return
+        digest = self._chunks[idx]
+        row = self._raw.execute("SELECT data FROM chunk WHERE sha256 = ?", (digest,)).fetchone()
+        if row is None or hashlib.sha256(row[0]).digest() != digest:
+            raise BlobDamaged(self._sha, idx)
+        self._current, self._data = idx, bytes(row[0])
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self._size:
+            idx = bisect.bisect_right(self._starts, self._pos) - 1
+            self._load(idx)
+            start = self._pos - self._starts[idx]
+            piece = self._data[start : start + len(view) - done]
+            view[done : done + len(piece)] = piece
+            done += len(piece)
+            self._pos += len(piece)
+        return done
 
 
 class BlobDamaged(Exception):
