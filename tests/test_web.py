@@ -65,14 +65,24 @@ def test_first_visit_creates_a_diary_and_every_response_is_guarded(server, diary
 def test_create_refuses_a_mismatch_and_a_missing_acknowledgement(server, diary_path) -> None:  # type: ignore[no-untyped-def]
     with server.client() as c:
         token = csrf_of(c.get("/create").text)
-        r = c.post("/create", data={"csrf": token, "passphrase": PASSPHRASE, "again": "other words here", "understood": "yes"})
+        r = c.post(
+            "/create",
+            data={
+                "csrf": token,
+                "passphrase": PASSPHRASE,
+                "again": "other words here",
+                "understood": "yes",
+            },
+        )
         assert r.status_code == 400 and "not the same" in r.text
         r = c.post("/create", data={"csrf": token, "passphrase": PASSPHRASE, "again": PASSPHRASE})
         assert r.status_code == 400 and "cannot be recovered" in r.text
         assert not diary_path.exists()
         r = c.post("/create/strength", data={"csrf": token, "passphrase": "password"})
         assert "Easy to guess" in r.text
-        r = c.post("/create/strength", data={"csrf": token, "passphrase": "kettle orbit maple drum"})
+        r = c.post(
+            "/create/strength", data={"csrf": token, "passphrase": "kettle orbit maple drum"}
+        )
         assert "Good" in r.text or "Strong" in r.text
 
 
@@ -103,7 +113,7 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(client, se
 
 def test_hostile_text_is_shown_as_text(client) -> None:  # type: ignore[no-untyped-def]
     n = add_incident(client, description=XSS, place=XSS, exact_words=XSS)
-    for url in (f"/incidents/{n}", "/incidents", "/timeline", "/", f"/timeline?q=alert"):
+    for url in (f"/incidents/{n}", "/incidents", "/timeline", "/", "/timeline?q=alert"):
         page = client.get(url).text
         assert "<script>alert" not in page and "<img src=x" not in page, url
         assert "&lt;script&gt;" in page or "alert" not in page, url
@@ -112,7 +122,17 @@ def test_hostile_text_is_shown_as_text(client) -> None:  # type: ignore[no-untyp
 def test_no_diary_content_in_page_titles(client) -> None:  # type: ignore[no-untyped-def]
     marker = "ZebraMarker"
     n = add_incident(client, description=f"{marker} outside", place=marker)
-    for url in ("/", "/incidents", f"/incidents/{n}", f"/incidents/{n}/edit", "/timeline", f"/timeline?q={marker}", "/people", "/import", "/verify"):
+    for url in (
+        "/",
+        "/incidents",
+        f"/incidents/{n}",
+        f"/incidents/{n}/edit",
+        "/timeline",
+        f"/timeline?q={marker}",
+        "/people",
+        "/import",
+        "/verify",
+    ):
         page = client.get(url)
         assert page.status_code == 200, url
         title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)  # type: ignore[union-attr]
@@ -145,7 +165,9 @@ def test_removal_needs_confirmation(client, server) -> None:  # type: ignore[no-
     r = client.post(f"/remove/incident/{n}", data={"csrf": token, "reason": "private"})
     assert r.status_code == 400
     assert "to be removed" in client.get(f"/incidents/{n}").text
-    r = client.post(f"/remove/incident/{n}", data={"csrf": token, "reason": "private", "confirm": "yes"})
+    r = client.post(
+        f"/remove/incident/{n}", data={"csrf": token, "reason": "private", "confirm": "yes"}
+    )
     assert r.status_code == 303
     page = client.get(f"/incidents/{n}").text
     assert "to be removed" not in page and "You removed this incident" in page
@@ -164,7 +186,9 @@ def test_an_upload_is_stored_byte_exact(client, server, tmp_path) -> None:  # ty
     assert r.status_code == 303, r.text
     with server.state.diary() as d:
         (a,) = d.incident(n).attachments
-        assert a.data is not None and a.data.name == "door.jpg" and a.data.note == "taken at the door"
+        assert (
+            a.data is not None and a.data.name == "door.jpg" and a.data.note == "taken at the door"
+        )
         assert b"".join(d.iter_attachment(a.id)) == payload
     got = client.get(f"/files/{a.id}")
     assert got.content == payload
@@ -194,7 +218,11 @@ def test_people_and_the_timeline_with_filters_and_search(client, server, tmp_pat
     with server.state.diary() as d:
         d.import_file(chat, person=person, me=("Me",), day_first=True)
     page = client.get("/timeline").text
-    assert page.index("waited outside work") < page.index("I saw your car") < page.index("sent flowers")
+    assert (
+        page.index("waited outside work")
+        < page.index("I saw your car")
+        < page.index("sent flowers")
+    )
     only_loi = client.get("/timeline?category=LOI").text
     assert "waited outside work" in only_loi and "sent flowers" not in only_loi
     assert "I saw your car" not in only_loi
@@ -214,7 +242,10 @@ def test_people_and_the_timeline_with_filters_and_search(client, server, tmp_pat
 
 def test_the_timeline_pages_through_many_rows(client, server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     chat = tmp_path / "long.txt"
-    lines = [f"{1 + i // 60:02d}/11/2026, {i % 24:02d}:{i % 60:02d} - Sam: message number {i}" for i in range(130)]
+    lines = [
+        f"{1 + i // 60:02d}/11/2026, {i % 24:02d}:{i % 60:02d} - Sam: message number {i}"
+        for i in range(130)
+    ]
     chat.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with server.state.diary() as d:
         d.import_file(chat, me=("Me",), day_first=True)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import PASSPHRASE, SHARED
+from tests.conftest import PASSPHRASE
 from tests.helpers.web import Server, serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -79,10 +79,14 @@ class Watch:
         dialog.dismiss()  # type: ignore[attr-defined]
 
 
-def new_page(browser: object, server: Server, viewport: dict[str, int] = DESKTOP) -> tuple[object, Watch]:
+def new_page(
+    browser: object, server: Server, viewport: dict[str, int] = DESKTOP
+) -> tuple[object, Watch]:
     context = browser.new_context(viewport=viewport, base_url=server.base_url)  # type: ignore[attr-defined]
     # the neutral site is not on this closed network: answer for it here
-    context.route(EXIT + "**", lambda route: route.fulfill(status=200, body="<title>Weather</title>neutral"))
+    context.route(
+        EXIT + "**", lambda route: route.fulfill(status=200, body="<title>Weather</title>neutral")
+    )
     page = context.new_page()
     return page, Watch(page, server.base_url)
 
@@ -129,7 +133,9 @@ def axe(page: object) -> list[dict[str, object]]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
-def test_a_person_creates_a_diary_adds_an_incident_imports_and_searches(browser, diary_path, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_person_creates_a_diary_adds_an_incident_imports_and_searches(
+    browser, diary_path, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     with serve(diary_path) as server:
         page, watch = new_page(browser, server, PHONE)
         started = time.monotonic()

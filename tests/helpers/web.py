@@ -79,7 +79,12 @@ def unlock(client: httpx.Client, passphrase: str) -> None:
         token = csrf_of(form.text)
         r = client.post(
             "/create",
-            data={"csrf": token, "passphrase": passphrase, "again": passphrase, "understood": "yes"},
+            data={
+                "csrf": token,
+                "passphrase": passphrase,
+                "again": passphrase,
+                "understood": "yes",
+            },
         )
     else:
         token = csrf_of(page.text)
