@@ -119,15 +119,27 @@ class Context:
 
 @dataclass(frozen=True)
 class Source:
-    """The file being imported, opened afresh for each pass."""
+    """The file being imported, opened afresh for each pass as a seekable binary stream: a file
+    on disk (``path``), or bytes kept elsewhere — an upload already stored inside the encrypted
+    diary, say — through ``opener`` and ``length``. Importers read it through ``open()`` and
+    ``size`` only, never through ``path``, so that both kinds work the same; the file's name
+    as the user knows it is ``Context.name``."""
 
-    path: Path
+    path: Path | None = None
+    opener: Callable[[], BinaryIO] | None = None
+    length: int | None = None
 
     def open(self) -> BinaryIO:
+        if self.opener is not None:
+            return self.opener()
+        assert self.path is not None
         return self.path.open("rb")
 
     @property
     def size(self) -> int:
+        if self.length is not None:
+            return self.length
+        assert self.path is not None
         return self.path.stat().st_size
 
 
@@ -147,9 +159,9 @@ class Probe:
         names: tuple[str, ...] = ()
         if head.startswith(b"PK\x03\x04"):
             try:
-                with zipfile.ZipFile(source.path) as z:
+                with source.open() as f, zipfile.ZipFile(f) as z:
                     names = tuple(z.namelist()[:10_000])
-            except (zipfile.BadZipFile, OSError):
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError):
                 names = ()
         return cls(name=name, head=head, size=source.size, zip_names=names)
 

@@ -1483,7 +1483,7 @@ class MappedCsv(Importer):
         return 0.05 if len(header) >= 2 else 0.0
 
     def parse(self, source: Source, context: Context) -> Iterator[Item | ImportWarning]:
-        name = context.name or source.path.name
+        name = context.name or (source.path.name if source.path else "")
         table = _Table(source, name)
         records = table.records()
         try:

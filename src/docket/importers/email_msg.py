@@ -166,7 +166,7 @@ def _open(source: Source, name: str) -> Any:
     behaviour = ErrorBehavior.ATTACH_SUPPRESS_ALL | ErrorBehavior.RTFDE
     try:
         msg = extract_msg.openMsg(
-            str(source.path), strict=False, errorBehavior=behaviour, delayAttachments=True
+            source.open(), strict=False, errorBehavior=behaviour, delayAttachments=True
         )
     except Exception as exc:  # olefile and extract-msg raise many kinds on damaged files
         raise _unreadable(name, type(exc).__name__) from exc

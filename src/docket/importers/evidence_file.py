@@ -476,7 +476,7 @@ def detect(source: Source) -> str:
                 return OLE
     if found == ZIP:
         try:
-            with zipfile.ZipFile(source.path) as zf:
+            with source.open() as fh, zipfile.ZipFile(fh) as zf:
                 names = zf.namelist()
                 mimetype = b""
                 if "mimetype" in names and zf.getinfo("mimetype").file_size <= 200:
@@ -546,7 +546,7 @@ class EvidenceFile(Importer):
         return 0.1
 
     def parse(self, source: Source, context: Context) -> Iterator[Item | ImportWarning]:
-        name = context.name or source.path.name
+        name = context.name or (source.path.name if source.path else "")
         try:
             size = source.size
             detected = detect(source) if size else ""

@@ -684,7 +684,7 @@ class Photo(Importer):
         return 0.6 if sniff_head(probe.head) in IMAGE_TYPES else 0.0
 
     def parse(self, source: Source, context: Context) -> Iterator[Item | ImportWarning]:
-        name = context.name or source.path.name
+        name = context.name or (source.path.name if source.path else "")
         tz = zone(context.timezone)
         try:
             with source.open() as f:
@@ -790,10 +790,13 @@ class _Zip:
 
     def _open(self) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
         name = self._name
+        fh = self._source.open()
         try:
-            zf = zipfile.ZipFile(self._source.path)
+            zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            fh.close()
             raise _damaged_zip(name) from exc
+        self._fh = fh
         try:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > MAX_MEMBERS:
@@ -824,6 +827,7 @@ class _Zip:
                     )
         except BaseException:
             zf.close()
+            fh.close()
             raise
         members = set(_zip_members([i.filename for i in infos]))
         return zf, [i for i in infos if i.filename in members]
@@ -860,6 +864,7 @@ class _Zip:
                     skipped.append(info.filename)
         finally:
             zf.close()
+            self._fh.close()
         if pictures + files == 0:
             if unreadable and not skipped:
                 raise _damaged_zip(self._name)

@@ -812,10 +812,13 @@ class ExportZip:
     def __init__(self, source: Source, name: str, app: str) -> None:
         self._name = name
         self._app = app
+        fh = source.open()
         try:
-            zf = zipfile.ZipFile(source.path)
+            zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            fh.close()
             raise self.damaged() from exc
+        self._fh = fh
         try:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             total = sum(i.file_size for i in infos)
@@ -844,6 +847,7 @@ class ExportZip:
                     )
         except BaseException:
             zf.close()
+            fh.close()
             raise
         self.zip = zf
         self._names: dict[str, zipfile.ZipInfo | None] | None = None
@@ -902,6 +906,7 @@ class ExportZip:
 
     def close(self) -> None:
         self.zip.close()
+        self._fh.close()
 
 
 # --- Telegram ------------------------------------------------------------------------------------
