@@ -6,6 +6,7 @@ foreign and hostile files."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import tracemalloc
@@ -1141,3 +1142,176 @@ def test_a_runaway_message_is_cut_with_a_warning(
 def test_header_regex_groups_are_in_the_order_the_parser_unpacks() -> None:
     assert tuple(whatsapp.HEADER_SPLIT.groupindex) == whatsapp._SPLIT_FIELDS
     assert whatsapp.HEADER_SPLIT.groups + 1 == whatsapp._STRIDE
+
+
+# --- the fast paths read what the general ones read ---------------------------------------------
+
+
+def _all_general(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make pass 2 read every block with the general pattern (TIMED_SPLIT)."""
+    survey = whatsapp._survey
+
+    def general(export: Any, name: str) -> Any:
+        s = survey(export, name)
+        s.narrow = [False] * len(s.narrow)
+        return s
+
+    monkeypatch.setattr(whatsapp, "_survey", general)
+
+
+TRICKY = [
+    # Android, with lines in bodies that start like dates or lists, and a bracketed header
+    "14/01/2024, 09:00 - Sam: shopping\n1. milk\n2. bread\n3-4 people\n12/3 was fine\n"
+    "14/01/2024, 09:01 - Ann: ok\n[14/01/24, 09:02:00] Ann: pasted from an iPhone\n"
+    "14/01/2024, 09:03 - Sam:\n14/01/2024, 09:04 - Sam: <Media omitted>\n"
+    "14/01/2024, 09:05 - Sam added Bob\n14/01/2024, 09:06 - Bob: Missed voice call\n"
+    "14/01/2024, 09:07 - Team: Alpha: hello\n14/01/2024, 09:08 - Team: Alpha: again\n"
+    "14/01/2024, 25:00 - Sam: no such hour\n14/01/2024, 09:75 - Sam: no such minute\n",
+    # iOS, 12-hour clock with seconds, direction marks, a notice with an author
+    f"{LRM}[1/14/24, 9:00:01{NNBSP}AM] Sam: {LRM}image omitted\n"
+    f"[1/14/24, 12:00:00{NNBSP}PM] Ann: noon\n[1/14/24, 12:00:00{NNBSP}AM] Ann: midnight\n"
+    f"[1/14/24, 1:30:59{NNBSP}pm] Sam: Messages and calls are end-to-end encrypted.\n"
+    f"[1/14/24, 11:59:59{NNBSP}PM] Sam: This message was deleted\n"
+    f"[1/14/24, 13:00:00{NNBSP}PM] Sam: not a time\n",
+    # dotted German layout across the clock change, and a header-like continuation
+    "31.03.24, 00:59 - Sam: before\n31.03.24, 01:30 - Sam: in the gap\n"
+    "31.03.24, 02:30 - Sam: after\n31.03.24, 02:31 - this is when you left\n"
+    "27.10.24, 01:30 - Sam: twice\n",
+]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("text", TRICKY)
+def test_narrow_named_and_general_patterns_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, newline: str
+) -> None:
+    text = text.replace("\n", newline)
+    context = {"timezone": "Europe/London"}
+    fast = _everything(*parse_text(tmp_path, text, "_chat.txt", **context))
+    assert len(fast) >= 5
+    with monkeypatch.context() as m:
+        _all_general(m)
+        assert _everything(*parse_text(tmp_path, text, "_chat.txt", **context)) == fast
+    with monkeypatch.context() as m:
+        general = whatsapp._Shape(whatsapp.HEADER_SPLIT, whatsapp.HEADER_SURVEY)
+        m.setattr(whatsapp._Shape, "of", classmethod(lambda cls, _: general))
+        assert _everything(*parse_text(tmp_path, text, "_chat.txt", **context)) == fast
+    for block in (7, 64, 333):
+        with monkeypatch.context() as m:
+            m.setattr(whatsapp, "BLOCK", block)
+            assert _everything(*parse_text(tmp_path, text, "_chat.txt", **context)) == fast
+
+
+@given(chats(), st.booleans())
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+def test_generated_chats_read_the_same_with_the_general_pattern(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chat: tuple[int, list[tuple[datetime, str | None, str]]],
+    crlf: bool,
+) -> None:
+    layout, events = chat
+    render, day_first, _ = LAYOUTS[layout]
+    newline = "\r\n" if crlf else "\n"
+    text = "".join(
+        render(t) + (f"{who}: {body}" if who is not None else body).replace("\n", newline) + newline
+        for t, who, body in events
+    )
+    fast = _everything(*parse_text(tmp_path, text, timezone="UTC", day_first=day_first))
+    with monkeypatch.context() as m:
+        _all_general(m)
+        general = parse_text(tmp_path, text, timezone="UTC", day_first=day_first)
+    assert _everything(*general) == fast
+
+
+def test_dates_are_counted_the_same_whatever_the_read_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dates that go back and forth (a pasted header, a merged file) are counted in file order,
+    so how the file is read in blocks does not change which order wins, nor the counts."""
+    text = "".join(
+        f"{d}/{m}/24, 10:{i:02d} - {who}: line {i}\n"
+        for i, (d, m, who) in enumerate(
+            [
+                (13, 1, "Sam"),
+                (1, 13, "Ann"),
+                (13, 1, "Ann"),
+                (2, 13, "Sam"),
+                (2, 13, "Ann"),
+                (3, 13, "Sam"),
+                (13, 1, "Sam"),
+                (4, 13, "Ann"),
+                (14, 1, "Sam"),
+            ]
+        )
+    )
+    results = set()
+    for block in (7, 40, 64, 101, 1 << 20):
+        monkeypatch.setattr(whatsapp, "BLOCK", block)
+        items, warnings = parse_text(tmp_path, text, timezone="UTC")
+        results.add(repr(_everything(items, warnings)))
+        assert [(w.code, w.line) for w in warnings][:1] == [("mixed_date_order", None)]
+        assert "day first (4) and others only month first (4)" in warnings[0].message
+    assert len(results) == 1
+
+
+def test_a_name_met_before_the_general_pattern_takes_over_is_still_known(
+    tmp_path: Path,
+) -> None:
+    """Pass 1 reads a block with the chat's own layout first and learns names as it goes; when
+    a line in another layout sends it back to read the block with the general pattern, the
+    names it learnt are learnt again there, not skipped over unseen."""
+    filler = "".join(
+        f"14/01/2024, 10:{i % 60:02d} - Ann: filler {i} {'x' * 60}\n" for i in range(80)
+    )
+    text = (
+        "14/01/2024, 09:00 - Ann: first\n"
+        "14/01/2024, 09:01 - Bob: hello\n"
+        + filler
+        + "[14/01/24, 11:00:00] Ann: pasted from an iPhone\n"
+        "14/01/2024, 11:01 - Bob:\n"  # "Name:" with nothing after it: Bob must be known
+    )
+    assert text.index("[14/01/24") > 4096  # past the part of the block read before the rest
+    items, warnings = parse_text(tmp_path, text, timezone="UTC")
+    assert warnings == []
+    assert brief(items[-1]) == (
+        "message",
+        ("Bob", "name"),
+        utc(2024, 1, 14, 11, 1),
+        "14/01/2024, 11:01",
+        "",
+    )
+
+
+def test_items_are_complete_item_instances(tmp_path: Path) -> None:
+    """Items are built without Item's __init__: they must still hold every field."""
+    items, _ = parse_text(tmp_path, TRICKY[0] + TRICKY[2], "_chat.txt", timezone="Europe/London")
+    names = [f.name for f in dataclasses.fields(Item)]
+    for item in items:
+        assert list(vars(item)) == names
+        assert Item(**{n: getattr(item, n) for n in names}) == item
+        assert dataclasses.replace(item) == item
+
+
+def test_a_zip_read_through_an_opener(tmp_path: Path) -> None:
+    """A source without a path (bytes kept elsewhere, opened as a stream) reads the same."""
+    path = make_zip(
+        tmp_path / "WhatsApp Chat - Sam.zip",
+        {
+            "_chat.txt": f"[14/01/2024, 09:00:00] Sam: {LRM}<attached: 00000001-PHOTO.jpg>\n"
+            "[14/01/2024, 09:01:00] Sam: see?\n".encode(),
+            "00000001-PHOTO.jpg": JPEG,
+        },
+    )
+    data = path.read_bytes()
+    source = Source(opener=lambda: io.BytesIO(data), length=len(data))
+    got: list[tuple[str | None, bytes | None]] = []
+    for x in WhatsApp().parse(source, Context(name=path.name, timezone="UTC")):
+        if isinstance(x, Item):
+            chunks = x.attachments[0].chunks if x.attachments else None
+            got.append((x.body, b"".join(chunks()) if chunks else None))
+    assert got == [(f"{LRM}<attached: 00000001-PHOTO.jpg>", JPEG), ("see?", None)]

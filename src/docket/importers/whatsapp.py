@@ -8,16 +8,20 @@ changing a character of what people wrote. It never touches the diary.
 How it reads a file (see ``shared/research/formats.md`` §1 and §8 for the traps):
 
 * Pass 1 reads the whole chat text once to learn what only the whole file can tell: whether
-  dates are day first or month first, and which names are authors (a name may contain ": ").
+  dates are day first or month first (counting the changes of date in file order), and which
+  names are authors (a name may contain ": "). It looks only at headers that may say
+  something new; the regular expression engine skips the lines between them.
 * Pass 2 reads it again and yields items. A new message starts only at a line that is a full
   header (a date and time WhatsApp could have written, then an author or a recognisable
   system event); every other line belongs to the message above it, newlines kept exactly.
 * Both passes read blocks of whole lines (never more than about 2 MiB at a time), so a chat
   of several gigabytes is read in bounded memory; a line longer than 1 MiB is cut to its
   first 1 MiB, and a message longer than 4 million characters to its start, with a warning.
-* Header lines are found per block by one compiled expression: the general one, or one
-  narrowed to the layout of the chat's first header when a cheap count shows that it finds
-  every header in the block.
+* Header lines are found per block by one compiled expression: the general one, or, where
+  pass 1 found that it misses no header, one narrowed to the layout of the chat's first
+  header, which also finds the names of the chat's authors. A chat of a million messages is
+  read at a few microseconds a message, most of it the regular expressions and building the
+  items; the code that runs for every message is kept short and inline for that reason.
 * Times are wall-clock times in the exporting phone's zone (``Context.timezone``). The UTC
   start of each local hour is worked out once; times in an hour when the clocks change are
   worked out one by one and flagged "ambiguous" or "nonexistent".
@@ -31,11 +35,12 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import heapq
+import itertools
+import operator
 import re
 import zipfile
 import zlib
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -388,24 +393,38 @@ _SP = "[ \u00a0\u202f]"  # space, no-break space, narrow no-break space
 # (The connector words are tried only when the next character is not a digit: most headers
 # have none, and trying eight words against a digit costs more than the rest of the match.)
 _JOIN = rf"(?:,?{_SP}(?:(?!\d)(?:à|klo|um|at|a las|alle|às|om){_SP})?|,)"
+_AMPM_FORM = rf"{_SP}?[aApP]\.?{_SP}?[mM]\.?"
 _AMPM = rf"(?:{_SP}?(?P<ap>[aApP])\.?{_SP}?[mM]\.?)?"
-_HEADER = (
-    r"(?P<pre>[\u200e\u200f]*(?P<open>\[)?"
-    r"(?P<ts>(?P<date>\d{1,4}(?P<sep>[./-]|\. )\d{1,2}(?P=sep)\d{1,4})\.?"
+_TIMESTAMP = (
+    r"(?P<date>\d{1,4}(?P<sep>[./-]|\. )\d{1,2}(?P=sep)\d{1,4})\.?"
     + _JOIN
     + r"(?P<H>\d{1,2})(?P<tsep>[:.])(?P<M>\d{2})(?:(?P=tsep)(?P<S>\d{2}))?"
     + _AMPM
-    + ")"
-    rf"(?(open)\]{_SP}?|(?: - |: )))"
+)
+_HEADER = (
+    r"(?P<pre>[\u200e\u200f]*(?P<open>\[)?(?P<ts>" + _TIMESTAMP + rf")(?(open)\]{_SP}?|(?: - |: )))"
 )
 HEADER_LINE: Final = re.compile(_HEADER)
+# A header's date and time alone (its "ts" group), to read them in full.
+TIMESTAMP: Final = re.compile(_TIMESTAMP)
 # Pass 2 splits each block of text at its headers. Blocks start with "\n", so every header
 # follows one; re.split gives, per header, its groups in the order of _SPLIT_FIELDS and then
 # the text up to the next header: the rest of the header's line and its continuation lines.
 HEADER_SPLIT: Final = re.compile("\n" + _HEADER)
 _SPLIT_FIELDS: Final = ("pre", "open", "ts", "date", "sep", "H", "tsep", "M", "S", "ap")
 _STRIDE: Final = len(_SPLIT_FIELDS) + 1
-# Pass 1 counts headers by what it needs to know: the date, and the first one or two
+# The same, as pass 2 uses it where a chat's narrow shape (see _Shape) will not do: with the
+# date and hour (group "hour") and the minutes and seconds (group "minute") in groups of their
+# own, as the narrow shapes have them.
+TIMED_SPLIT: Final = re.compile(
+    r"\n(?P<pre>[\u200e\u200f]*(?P<open>\[)?(?P<ts>"
+    r"(?P<hour>(?P<date>\d{1,4}(?P<sep>[./-]|\. )\d{1,2}(?P=sep)\d{1,4})\.?"
+    + _JOIN
+    + r"\d{1,2})(?P<tsep>[:.])(?P<minute>\d{2}(?:(?P=tsep)\d{2})?)"
+    + _AMPM
+    + rf")(?(open)\]{_SP}?|(?: - |: )))"
+)
+# Pass 1 looks at headers for what it needs to know: the date, and the first one or two
 # ": "-separated words after the timestamp (a name, or a name with ": " in it). The words'
 # repeats are possessive: a line without ": " is given up at once, not tried again shorter.
 _NAMES = rf"(?:(?P<p1>[^:\r\n]{{1,{MAX_NAME}}}+): (?:(?P<p2>[^:\r\n]{{0,{MAX_NAME}}}+): )?)?"
@@ -413,47 +432,132 @@ HEADER_SURVEY: Final = re.compile(
     r"\n[\u200e\u200f]*(?P<open>\[)?"
     r"(?P<date>\d{1,4}(?P<sep>[./-]|\. )\d{1,2}(?P=sep)\d{1,4})\.?"
     + _JOIN
-    + rf"\d{{1,2}}(?P<tsep>[:.])\d{{2}}(?:(?P=tsep)\d{{2}})?(?:{_SP}?[aApP]\.?{_SP}?[mM]\.?)?"
+    + rf"\d{{1,2}}(?P<tsep>[:.])\d{{2}}(?:(?P=tsep)\d{{2}})?(?:{_AMPM_FORM})?"
     rf"(?(open)\]{_SP}?|(?: - |: ))" + _NAMES
 )
-_TWO_DIGITS: Final = {f"{i:02d}": i for i in range(100)} | {str(i): i for i in range(10)}
+# A header line dated as the one matched in group "date", in any layout, up to the author's
+# name. It is looser than the header pattern (it does not pair "[" with "]"), which does no
+# harm where it is used: see _runs.
+_SAME_DAY: Final = (
+    rf"[\u200e\u200f]*\[?(?P=date)\.?{_JOIN}\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?"
+    rf"(?:{_AMPM_FORM})?(?:\]{_SP}?| - |: )"
+)
+
+
+def _renamed(pattern: str, suffix: str) -> str:
+    """``pattern`` with its groups renamed, to be used inside another pattern that has groups
+    of those names."""
+    return re.sub(r"\(\?(P<|P=|\()(\w+)", rf"(?\1\2{suffix}", pattern)
+
+
+# Names pass 1 skips over (see _runs); a longer list would cost more than it saves.
+MAX_RUN_NAMES: Final = 64
 
 _DATE_FIELDS: Final = re.compile(r"(\d+)\D+(\d+)\D+(\d+)")
-# Every line that might be a header starts like this (a superset of the header pattern).
-_CANDIDATE: Final = re.compile(r"\n(?=[\u200e\u200f]*\[?\d{1,4}[./-])")
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    """A regular expression matching any of ``words`` (none of them empty), as a tree of
+    their common beginnings, so that the engine tries each character once rather than each
+    word in turn."""
+    branches: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        branches.setdefault(word[0], []).append(word[1:])
+    out = []
+    for first, rests in branches.items():
+        ends = "" in rests
+        rests = [r for r in rests if r]
+        tail = _alternatives(rests) if rests else ""
+        if tail and ends:
+            tail = f"(?:{tail})?"
+        out.append(re.escape(first) + tail)
+    return out[0] if len(out) == 1 else "(?:" + "|".join(out) + ")"
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """The patterns above narrowed to one layout: the literal separators of a chat's first
-    header. A block of text whose every candidate line matches the narrow pattern has exactly
-    the headers the general pattern would find there, and they are found in half the time."""
+    """How to find and read the headers of one layout.
 
-    split: re.Pattern[str]
-    survey: re.Pattern[str]
+    The general shape (:data:`_GENERAL`) reads every layout. A narrow shape is the general one
+    narrowed to the literal separators of a chat's first header (and to ASCII digits): a block
+    of text whose every candidate line it matches has exactly the headers the general pattern
+    would find there, and they are found in a fraction of the time. Its pattern also gives the
+    date and hour and the minutes of each header on their own, and pass 2 finds the names of
+    known authors with the header (see :meth:`named`).
+    """
+
+    split: re.Pattern[str]  # "\n" and a header; groups "pre" (all of it) and "ts" (date, time)
+    survey: re.Pattern[str]  # "\n", a header and its names; groups "date", "p1" and "p2"
+    same_day: str = _SAME_DAY  # a header line with group "date"'s date, up to the name
+    # a narrow shape's header after its newline: groups "ts", and in it "hour" (the date and
+    # hour), "minute" (minutes, and seconds when there are) and "ap" (the a or p of am/pm)
+    head: str = ""
 
     @classmethod
     def of(cls, m: re.Match[str]) -> _Shape:
-        """The shape of the header matched by ``HEADER_SPLIT`` in ``m``."""
+        """The narrow shape of the header matched by ``HEADER_SPLIT`` in ``m``."""
+        text = m.string
         sep, tsep = re.escape(m["sep"]), re.escape(m["tsep"])
-        join = re.escape(m.string[m.end("date") : m.start("H")])
-        after = re.escape(m.string[m.end("ts") : m.end("pre")])
-        opening = r"(?P<open>\[)" if m["open"] else r"(?P<open>)"
-        date = rf"(?P<date>\d{{1,4}}(?P<sep>{sep})\d{{1,2}}{sep}\d{{1,4}})"
-        seconds = rf"{tsep}(?P<S>\d{{2}})" if m["S"] else r"(?P<S>)"
-        ampm = rf"(?:{_SP}?(?P<ap>[aApP])\.?{_SP}?[mM]\.?)" if m["ap"] else r"(?P<ap>)"
-        split = re.compile(
-            rf"\n(?P<pre>[\u200e\u200f]*{opening}(?P<ts>{date}{join}"
-            rf"(?P<H>\d{{1,2}})(?P<tsep>{tsep})(?P<M>\d{{2}}){seconds}{ampm}){after})"
+        join = re.escape(text[m.end("date") : m.start("H")])
+        end = text[m.end("ts") : m.end("pre")]
+        # the general pattern takes a space after "]" when there is one; so must this
+        after = re.escape(end) + (rf"(?!{_SP})" if end == "]" else "")
+        opening = r"\[" if m["open"] else ""
+        date = rf"[0-9]{{1,4}}{sep}[0-9]{{1,2}}{sep}[0-9]{{1,4}}"
+        minute = rf"[0-9]{{2}}{tsep}[0-9]{{2}}" if m["S"] else r"[0-9]{2}"
+        ampm = ap = ""
+        if m["ap"]:
+            # the same spaces and full stops as the first header's, either letter, either case
+            written = text[m.end("S" if m["S"] else "M") : m.end("ts")]
+            at = m.start("ap") - m.end("S" if m["S"] else "M")
+            for i, c in enumerate(written):
+                ampm += "[aApP]" if i == at else "[mM]" if c in "mM" else re.escape(c)
+                ap += "(?P<ap>[aApP])" if i == at else "[mM]" if c in "mM" else re.escape(c)
+        clock = rf"{join}[0-9]{{1,2}}{tsep}{minute}{ampm}{after}"
+        head = (
+            rf"[\u200e\u200f]*{opening}(?P<ts>(?P<hour>{date}{join}[0-9]{{1,2}}){tsep}"
+            rf"(?P<minute>{minute}){ap}){after}"
         )
-        survey = re.compile(
-            rf"\n[\u200e\u200f]*{opening}{date}{join}\d{{1,2}}(?P<tsep>{tsep})\d{{2}}"
-            + (rf"{tsep}\d{{2}}" if m["S"] else "")
-            + (rf"(?:{_SP}?[aApP]\.?{_SP}?[mM]\.?)" if m["ap"] else "")
-            + after
-            + _NAMES
+        return cls(
+            re.compile(rf"\n(?P<pre>{head})"),
+            re.compile(rf"\n[\u200e\u200f]*{opening}(?P<date>{date}){clock}{_NAMES}"),
+            same_day=rf"[\u200e\u200f]*{opening}(?P=date){clock}",
+            head=head,
         )
-        return cls(split, survey)
+
+    def named(self, names: Iterable[str]) -> re.Pattern[str]:
+        """Pass 2's pattern: ``split`` with group "name" after it, the author when the line
+        goes on with one of ``names`` and ": " (that ": " then ends the header, which is the
+        header and "Name:", as Item.raw keeps it)."""
+        names = sorted(names)
+        if not self.head or not names:
+            return self.split
+        return re.compile(
+            rf"\n(?P<pre>{self.head}(?:(?P<name>{_alternatives(names)})(?=: ):)?)(?(name) )"
+        )
+
+
+_GENERAL: Final = _Shape(HEADER_SPLIT, HEADER_SURVEY)
+
+
+def _runs(shape: _Shape, names: tuple[str, ...], flag: bool) -> re.Pattern[str]:
+    """Pass 1's pattern: a header with its names, then every line after it that cannot tell
+    pass 1 anything new (continuation lines, and headers with the same date whose author is
+    one of ``names``, names already known to be whole). Python then sees about one match per
+    change of date or of an unknown author, and the regular expression engine skips the rest.
+
+    With ``flag``, a header that the shape does not match starts a match of its own, with an
+    empty date: the block has a header that the shape's pattern would miss. The looser
+    ``_SAME_DAY`` of the general shape does no harm: a line it takes has the date and a known
+    author, so it tells pass 1 nothing.
+    """
+    head = shape.survey.pattern
+    if flag:
+        head = rf"(?:{head}|\n(?={_renamed(_HEADER, '_f')}))"
+    # most lines are headers by known authors, so that test comes first
+    known = rf"{shape.same_day}{_alternatives(names)}: |" if names else ""
+    other = _renamed(_HEADER, "_r")  # a line that is not a header goes on the message above
+    return re.compile(rf"{head}[^\n]*+(?:\n(?:{known}(?!{other}))[^\n]*+)*+")
 
 
 _PHONE: Final = re.compile(
@@ -554,10 +658,13 @@ class _Reader:
     ``warnings`` as ``(line, order, warning)`` tuples.
     """
 
-    def __init__(self, stream: IO[bytes], name: str) -> None:
+    def __init__(self, stream: IO[bytes], name: str, count: bool = True) -> None:
         self._stream = stream
         self._name = name
-        self.lines = 0  # lines read so far
+        # lines read so far; with ``count`` False, the reader's user counts them and sets this
+        # after each block (pass 2 counts the lines of every message anyway)
+        self.lines = 0
+        self._count = count
         self.bad_lines = 0
         self.warnings: list[tuple[int, int, ImportWarning]] = []
         self._seq = 0
@@ -621,7 +728,8 @@ class _Reader:
 
     def _emit(self, data: bytes) -> tuple[int, str]:
         base = self.lines
-        self.lines += data.count(b"\n") + 1
+        if self._count:
+            self.lines += data.count(b"\n") + 1
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -670,6 +778,7 @@ class _Export:
         self.zip: zipfile.ZipFile | None = None
         self.member: zipfile.ZipInfo | None = None
         self.media: dict[str, zipfile.ZipInfo] = {}
+        self._stream: IO[bytes] | None = None  # the zip file, while it is open
         with source.open() as f:
             magic = f.read(4)
         if not magic:
@@ -685,9 +794,15 @@ class _Export:
     def _open_zip(self) -> None:
         name = self._name
         try:
-            zf = zipfile.ZipFile(self._source.path)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            stream = self._source.open()  # kept open with the zip; closed by close()
+        except OSError as exc:
             raise _damaged_zip(name) from exc
+        try:
+            zf = zipfile.ZipFile(stream)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            stream.close()
+            raise _damaged_zip(name) from exc
+        self._stream = stream
         try:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             total = sum(i.file_size for i in infos)
@@ -714,6 +829,7 @@ class _Export:
             self.zip = zf
         except BaseException:
             zf.close()
+            stream.close()
             raise
         for i in infos:
             if i is not self.member and not i.filename.startswith("__MACOSX/"):
@@ -760,6 +876,8 @@ class _Export:
     def close(self) -> None:
         if self.zip is not None:
             self.zip.close()
+        if self._stream is not None:
+            self._stream.close()
 
     def unreadable(self, line: int) -> ImportFormatError:
         """The error for a read that failed part of the way through the chat text."""
@@ -839,27 +957,66 @@ def _system_words(text: str) -> bool:
 def _survey(export: _Export, name: str) -> _Survey:
     """Pass 1: count what the whole file says about its date order and its authors.
 
-    Headers are counted per block with ``Counter(findall(...))``, so the work per line is done
-    in C; Python only looks at each distinct (date, name) pair once per block."""
+    Each block is matched with the pattern from :func:`_runs`, narrow when the chat has a
+    first header, else general: one match per header that may tell something new (a new
+    date, or an author not yet known to be a whole name), the lines after it skipped inside
+    the regular expression engine. The names learnt in a block's first few kilobytes are
+    skipped over in the rest of it, so the first block is quick too."""
     s = _Survey()
     authors = s.authors
     not_names: set[str] = set()
+    names: list[str] = []  # whole names to skip over, in the order they were learnt
+    learnt: set[str] = set()
+    patterns: dict[tuple[bool, tuple[str, ...]], re.Pattern[str]] = {}
     prev_date = ""
     prev_df: tuple[int, int, int] = (0, 0, 0)
     prev_mf: tuple[int, int, int] = (0, 0, 0)
+
+    def rows(shape: _Shape, narrow: bool, text: str) -> list[tuple[str, str, str]] | None:
+        """The (date, p1, p2) of each match in ``text``; None when the narrow shape does not
+        match a line that may be a header."""
+        out: list[tuple[str, str, str]] = []
+        start = 0
+        known = len(names)
+        for end in (text.find("\n", 4096), len(text)):
+            if end <= start:
+                continue
+            key = (narrow, tuple(names))
+            pattern = patterns.get(key)
+            if pattern is None:
+                if len(patterns) >= 2 * MAX_RUN_NAMES:
+                    patterns.clear()
+                pattern = patterns[key] = _runs(shape, key[1], narrow)
+            index = pattern.groupindex
+            pick = operator.itemgetter(index["date"] - 1, index["p1"] - 1, index["p2"] - 1)
+            found: list[tuple[str, str, str]] = [pick(r) for r in pattern.findall(text, start, end)]
+            if narrow and any(not date for date, _, _ in found):
+                # the block is read again with the general pattern: the names learnt here are
+                # not counted yet, so they must not be skipped over there
+                learnt.difference_update(names[known:])
+                del names[known:]
+                return None
+            for _, p1, p2 in found:  # whole names to skip over from here on
+                if p1 and not p2 and p1 not in learnt and len(names) < MAX_RUN_NAMES:
+                    learnt.add(p1)
+                    if not _system_words(p1):
+                        names.append(p1)
+            out += found
+            start = end
+        return out
+
     with export.open_text() as stream:
         reader = _Reader(stream, name)
         try:
             for _, text in reader.blocks():
                 if s.shape is None and (first := HEADER_SPLIT.search(text)) is not None:
                     s.shape = _Shape.of(first)
-                found = s.shape.survey.findall(text) if s.shape else None
-                narrow = found is not None and len(found) == len(_CANDIDATE.findall(text))
-                s.narrow.append(narrow)
-                if not narrow:
-                    found = HEADER_SURVEY.findall(text)
-                for (_, date, _, _, p1, p2), n in Counter(found).items():
-                    s.headers += n
+                found = rows(s.shape, True, text) if s.shape is not None else None
+                s.narrow.append(found is not None)
+                if found is None:
+                    found = rows(_GENERAL, False, text) or []
+                for date, p1, p2 in found:
+                    s.headers += 1
                     if (
                         date != prev_date
                         and (fields := _DATE_FIELDS.match(date)) is not None
@@ -887,7 +1044,7 @@ def _survey(export: _Export, name: str) -> _Survey:
                             not_names.add(p1)
                             continue
                         st = authors[p1] = _Author()
-                    st.count += n
+                    st.count += 1
                     if not p2:
                         st.definite = True
                     elif st.second is None:
@@ -923,6 +1080,14 @@ def _resolve_names(authors: dict[str, _Author]) -> dict[str, str]:
 _NO_TIME: Final[tuple[datetime | None, TimeNote | None]] = (None, None)
 # minute * 60 + second -> that many seconds, to add to the start of an hour
 SECONDS: Final = tuple(timedelta(seconds=i) for i in range(3600))
+# a header's minutes ("05"), or minutes and seconds ("05:09", "05.09"), as its "minute" group
+# has them -> that much time
+_MINUTES: Final = {f"{mi:02d}": SECONDS[mi * 60] for mi in range(60)} | {
+    f"{mi:02d}{tsep}{s:02d}": SECONDS[mi * 60 + s]
+    for tsep in ":."
+    for mi in range(60)
+    for s in range(60)
+}
 
 
 class _Clock:
@@ -935,20 +1100,39 @@ class _Clock:
     def __init__(self, tz: ZoneInfo, day_first: bool) -> None:
         self._tz = tz
         self._day_first = day_first
-        # (date, hour, am/pm) -> when that hour started, in UTC; None if the clocks change
-        # during it or it is not a time
-        self.hours: dict[tuple[str, str, str | None], datetime | None] = {}
+        # a header's date and hour as a narrow shape's "hour" group has them ("31/12/23, 21"),
+        # with the a or p of am/pm when there is one -> when that hour started, in UTC; None
+        # if the clocks change during it or it is not a time. Filled by ``stamp``.
+        self.hours: dict[str | tuple[str, str] | None, datetime | None] = {}
+        # the same, by (date, hour, am/pm)
+        self._starts: dict[tuple[str, str, str | None], datetime | None] = {}
         self._days: dict[str, tuple[int, int, int, timedelta | None] | None] = {}
+
+    def stamp(
+        self, ts: str, hour: str | tuple[str, str] | None
+    ) -> tuple[datetime | None, TimeNote | None]:
+        """The time of a header whose date and time are ``ts`` (its "ts" group), read in full;
+        the start of its hour is remembered in ``hours`` under ``hour``, unless that is None."""
+        m = TIMESTAMP.fullmatch(ts)
+        if m is None:  # not the text of a header's "ts" group
+            return _NO_TIME
+        date, h, mi, s, ap = m.group("date", "H", "M", "S", "ap")
+        result = self.when(date, h, mi, s, ap)
+        if hour is not None:
+            if len(self.hours) >= TIME_CACHE:
+                self.hours.clear()
+            self.hours[hour] = self._starts[(date, h, ap)]
+        return result
 
     def when(
         self, date: str, h: str, mi: str, s: str | None, ap: str | None
     ) -> tuple[datetime | None, TimeNote | None]:
         key = (date, h, ap)
-        if key not in self.hours:
-            if len(self.hours) >= TIME_CACHE:
-                self.hours.clear()
-            self.hours[key] = self._hour_start(date, h, ap)
-        start = self.hours[key]
+        if key not in self._starts:
+            if len(self._starts) >= TIME_CACHE:
+                self._starts.clear()
+            self._starts[key] = self._hour_start(date, h, ap)
+        start = self._starts[key]
         try:
             minute, second = int(mi), int(s or 0)  # also digits of other scripts
         except ValueError:
@@ -1114,13 +1298,16 @@ def _party(raw: str) -> Party:
 # --- the importer ---------------------------------------------------------------------------
 
 
-# Items are built by filling their ``__dict__`` from these defaults rather than by calling the
+# Items are built by filling their ``__dict__`` from a template rather than by calling the
 # frozen dataclass's ``__init__``, whose one ``object.__setattr__`` per field is most of the
-# cost of a message in a chat of a million. The defaults are the contract's own, so a field
-# added to Item keeps its default here; the fields without one are always set.
+# cost of a message in a chat of a million. The template has every field of Item, in order,
+# with the contract's own defaults (so a field added to Item keeps its default here); "kind",
+# "sent_at", "local_time" and "raw" (the fields without a plain default) are always set.
 _ITEM_DEFAULTS: Final = {
-    f.name: f.default for f in dataclasses.fields(Item) if f.default is not dataclasses.MISSING
-} | {"channel": "whatsapp", "direction": "unknown", "sender": None}
+    f.name: None if f.default is dataclasses.MISSING else f.default
+    for f in dataclasses.fields(Item)
+} | {"channel": "whatsapp", "direction": "unknown"}
+_SYSTEM_ITEM: Final = _ITEM_DEFAULTS | {"kind": "system"}
 _MEDIA_LAST: Final = frozenset(">) \u00a0\u202f" + MARKS) - {""}
 # The last four characters of every whole-body marker: iOS "image omitted" and its kin, and
 # "This message was deleted" and its kin (a cheap first test before the real one).
@@ -1130,29 +1317,280 @@ _MARKER_TAILS: Final = (
     | frozenset(f[-4:] for f in _variants(DELETED))
 )
 
+# The first characters of notices and the last of markers (cheap first tests).
+_NOTICE_FIRST: Final = frozenset(h[0] for h in _NOTICE_HEADS)
+_TAIL_LAST: Final = frozenset(t[-1] for t in _MARKER_TAILS)
+
 # An author as pass 2 uses it: name, raw header suffix ("Name:"), sender, whether the name
-# is longer than the text before the line's first ": ", and where the body starts after it.
-_Writer = tuple[str, str, Party, bool, int]
-_UNSEEN: Final[_Writer] = ("", "", Party(""), False, 0)
+# is longer than the text before the line's first ": ", where the body starts after it, and
+# the template of that author's messages.
+_Writer = tuple[str, str, Party, bool, int, dict[str, object]]
+_UNSEEN: Final[_Writer] = ("", "", Party(""), False, 0, {})
 
 
 class _Messages:
-    """Pass 2: the chat's items and warnings, in file order."""
+    """One reading of a chat: pass 1 (:func:`_survey`), then pass 2, which gives out the
+    chat's items and warnings in file order."""
 
-    def __init__(
-        self, export: _Export, context: Context, tz: ZoneInfo, survey: _Survey, day_first: bool
-    ) -> None:
-        self._export = export
+    def __init__(self, source: Source, context: Context) -> None:
+        self._source = source
+        self._context = context
         self._name = context.name
+
+    def items(self) -> Iterator[Item | ImportWarning]:
+        """The whole reading, as one generator (a generator that passed on the items of
+        another would add a step to each of them)."""
+        context = self._context
+        tz = zone(context.timezone)
+        export = _Export(self._source, self._name)
+        try:
+            survey = _survey(export, self._name)
+            _check(survey, self._name)
+            day_first, opening = _date_order(survey, context)
+            yield from opening
+            self._start(export, tz, survey, day_first)
+            # Pass 2: split each block of text at its headers and build one item per header;
+            # the text up to the next header is the rest of its line and its continuation
+            # lines. The work per message is inlined here, because this loop runs once for
+            # every message in the chat; what only some messages need (notices, media and
+            # deleted markers, header-like lines, times in an hour when the clocks change,
+            # names the pattern does not know) is done in methods.
+            shape = self._shape or _GENERAL
+            narrow_split = shape.named(self._by_name)
+            narrow_blocks = iter(self._narrow)
+            by_name = self._by_name
+            authors_get = self._authors.get
+            hours_get = self._clock.hours.get
+            minutes_get = _MINUTES.get
+            stamp = self._clock.stamp
+            queue = self._queue
+            new = object.__new__
+            system_item = _SYSTEM_ITEM
+            media_last = _MEDIA_LAST
+            tail_last = _TAIL_LAST
+            marker_tails = _MARKER_TAILS
+            notice_first = _NOTICE_FIRST
+            notice_heads = _NOTICE_HEADS
+            special = self._special
+            known = self._known
+            name_end = MAX_NAME + 2  # the ": " after a name starts at MAX_NAME at the latest
+            unseen = _UNSEEN
+            item: Item | None = None  # the message being read: built, not yet given out
+            raw_body_above = ""  # its body as far as its block goes, line end included
+            more: list[str] | None = None  # the rest of its body, when there is more
+            preamble = False  # text before the first header
+            n = 0  # line number
+            with self._export.open_text() as stream:
+                reader = _Reader(stream, self._name, count=False)  # this loop counts
+                try:
+                    for base, text in reader.blocks():
+                        if reader.warnings:
+                            for w in reader.warnings:
+                                heapq.heappush(queue, w)
+                            reader.warnings.clear()
+                        crlf = "\r" in text
+                        narrow = next(narrow_blocks, False)
+                        split = narrow_split if narrow else TIMED_SPLIT
+                        parts = split.split(text)
+                        before = parts[0]  # continuation of the message above, or preamble
+                        n = base + before.count("\n")  # the line before this block's first header
+                        if item is None:
+                            preamble = preamble or bool(before.strip())
+                        elif before:
+                            more = self._more(more, item, before)
+                        # per header: the header, its date and time, then as the pattern
+                        # finds them (else None) its date and hour, minutes, the a or p of
+                        # am/pm and the author's name; and the text after it (the rest of the
+                        # line, and the lines up to the next header)
+                        stride = split.groups + 1
+                        index = dict(split.groupindex)
+                        if "hour" not in index:  # HEADER_SPLIT (in tests): only these
+                            index = {"pre": index["pre"], "ts": index["ts"]}
+                        columns = [
+                            parts[index[group] :: stride]
+                            if group in index
+                            else itertools.repeat(None, len(parts) // stride)
+                            for group in ("pre", "ts", "hour", "minute", "ap", "name")
+                        ]
+                        for pre, ts, hour, minute, ap, name, after in zip(
+                            *columns, parts[stride::stride], strict=True
+                        ):
+                            n += 1
+                            # who wrote it: the first ": ", unless the file shows a longer name
+                            if name is not None:
+                                author: _Writer | None = by_name[name]
+                                header = pre
+                                raw_body = after
+                            else:
+                                author = None
+                                i = after.find(": ", 0, name_end)
+                                if i > 0:
+                                    author = authors_get(after[:i], unseen)
+                                    if author is unseen:
+                                        author = self._writer(after[:i])
+                                    if (
+                                        author is not None
+                                        and author[3]
+                                        and not after.startswith(author[0] + ": ")
+                                    ):
+                                        author = self._named(after[:i])
+                                if author is None:
+                                    nl = after.find("\n")
+                                    rest = after if nl < 0 else after[:nl]
+                                    if crlf and rest.endswith("\r"):
+                                        rest = rest[:-1]
+                                    j = rest.find(":")
+                                    if 0 < j <= MAX_NAME and rest[:j] in known:
+                                        # "Name:" with an empty body, or "Name:."
+                                        named = self._named(rest[:j])
+                                        author = (
+                                            named[0],
+                                            named[1],
+                                            named[2],
+                                            False,
+                                            j + 1,
+                                            named[5],
+                                        )
+                                    elif (
+                                        item is not None
+                                        and item.kind != "system"
+                                        and not self._is_system_line(rest)
+                                    ):
+                                        # a line of the message above that starts with a date and
+                                        # time
+                                        self._warn(
+                                            n,
+                                            "header_like_continuation",
+                                            f"Line {n} starts with a date and time like a new "
+                                            "message, but has no sender and is not a WhatsApp "
+                                            "system message, so Docket has kept it as part of the "
+                                            "message above it. Check it against the chat on the "
+                                            "phone.",
+                                        )
+                                        more = self._more(more, item, "\n", pre, after)
+                                        if nl >= 0:
+                                            n += after.count("\n", nl)
+                                        continue
+                                if author is None:  # a system line
+                                    header = pre.rstrip(" ")
+                                    raw_body = after
+                                else:
+                                    header = pre + author[1]
+                                    raw_body = after[author[4] :]
+                            # give out the message above, now that its body is complete
+                            if item is not None:
+                                if more is not None:
+                                    self._extend(item, raw_body_above, more)
+                                    more = None
+                                    self._more_size = 0
+                                yield item
+                                if queue and queue[0][0] < n:
+                                    yield from self._warnings_before(n)
+                            elif preamble:
+                                preamble = False
+                                self._warn(
+                                    1,
+                                    "text_before_first_message",
+                                    f"Lines 1 to {n - 1} come before the first message and are "
+                                    "not part of any message, so they were not imported. The "
+                                    "original file is unchanged.",
+                                )
+                                yield from self._warnings_before(n)
+                            raw_body_above = raw_body
+                            # when: the start of its hour in UTC plus its minutes (and seconds),
+                            # or worked out in full
+                            note: TimeNote | None = None
+                            key = hour if ap is None else (hour, ap)
+                            start = hours_get(key)
+                            if start is not None and (delta := minutes_get(minute)) is not None:
+                                sent_at: datetime | None = start + delta
+                            else:
+                                sent_at, note = stamp(ts, key)
+                                if sent_at is None:
+                                    self._warn(
+                                        n,
+                                        "bad_date",
+                                        f"The date or time on line {n} does not exist in the "
+                                        "calendar as Docket reads this chat's dates, so that "
+                                        "message is kept without a time.",
+                                    )
+                            # the item, complete unless lines follow in the next block
+                            body = raw_body[:-1] if crlf and raw_body.endswith("\r") else raw_body
+                            if "\n" in raw_body:
+                                nl = raw_body.find("\n")
+                                first = raw_body[:nl]
+                                if crlf and first.endswith("\r"):
+                                    first = first[:-1]
+                                lines = raw_body.count("\n", nl)
+                            else:
+                                first = body
+                                lines = 0
+                            item = new(Item)
+                            values = item.__dict__
+                            if author is None:
+                                values.update(system_item)
+                                values["match_body"] = (
+                                    body if not crlf and body.isascii() else _match_text(body)
+                                )
+                                values["raw"] = {"header": header}
+                            else:
+                                values.update(author[5])
+                                # a notice, or a media or deleted marker (the tests of _special,
+                                # each after a cheaper one that most lines fail)
+                                if first and (
+                                    (last := first[-1]) in media_last
+                                    or (last in tail_last and first[-4:] in marker_tails)
+                                    or (first[0] in notice_first and first[:10] in notice_heads)
+                                ):
+                                    special(values, first, body, crlf)
+                                else:
+                                    values["match_body"] = (
+                                        body if not crlf and body.isascii() else _match_text(body)
+                                    )
+                                values["raw"] = {"header": header, "author": author[0]}
+                            values["body"] = body
+                            values["local_time"] = ts
+                            values["sent_at"] = sent_at
+                            values["line"] = n
+                            if note is not None:
+                                values["time_note"] = note
+                            n += lines
+                        reader.lines = n  # the block's last line
+                except _READ_ERRORS as exc:
+                    raise self._export.unreadable(reader.lines + 1) from exc
+                for w in reader.warnings:
+                    heapq.heappush(queue, w)
+            if item is not None:
+                if more is not None:
+                    self._extend(item, raw_body_above, more)
+                yield item
+            elif preamble:
+                self._warn(
+                    1,
+                    "text_before_first_message",
+                    "No line in this file starts a WhatsApp message, so nothing was imported.",
+                )
+            yield from self._warnings_before(1 << 62)
+        finally:
+            export.close()
+
+    def _start(self, export: _Export, tz: ZoneInfo, survey: _Survey, day_first: bool) -> None:
+        """Pass 2's state, from what pass 1 found."""
+        self._export = export
         self._clock = _Clock(tz, day_first)
         self._names = _resolve_names(survey.authors)
         self._shape = survey.shape
         self._narrow = survey.narrow
         self._known = frozenset(self._names.values())
-        # first ": "-split word -> (author, raw header suffix, sender, extended?, body offset),
-        # or None when that word is not a name; filled as the words are met
+        # first ": "-split word -> its _Writer, or None when that word is not a name; filled
+        # as the words are met
         self._authors: dict[str, _Writer | None] = {}
         self._writers: dict[str, _Writer] = {}
+        # the authors whose names pass 2's pattern finds (see _Shape.named): names that are
+        # whole (not the start of a name with ": " in it), those pass 1 met most often first
+        simple = [p1 for p1, full in self._names.items() if full == p1]
+        simple.sort(key=lambda p1: -survey.authors[p1].count)
+        self._by_name = {p1: self._named(p1) for p1 in simple[:MAX_RUN_NAMES]}
         self._queue: list[tuple[int, int, ImportWarning]] = []
         self._seq = -(1 << 40)  # below the reader's numbers, which are positive
         self._more_size = 0  # characters of body kept after the message's first block
@@ -1167,13 +1605,16 @@ class _Messages:
             yield heapq.heappop(queue)[2]
 
     def _writer(self, p1: str) -> _Writer | None:
-        """Who wrote a line whose text before its first ": " is ``p1``."""
+        """Who wrote a line whose text before its first ": " is ``p1`` (None when ``p1`` runs
+        on past the line's end: that line has no ": ")."""
         full = self._names.get(p1)
         writer: _Writer | None = None
-        if full is not None or not _system_words(p1):  # not 'Ann changed the subject to "A: B"'
+        if "\n" in p1:
+            pass
+        elif full is not None or not _system_words(p1):  # not 'Ann changed the subject to "A: B"'
             writer = self._named(full or p1)
             if len(writer[0]) != len(p1):
-                writer = (writer[0], writer[1], writer[2], True, writer[4])
+                writer = (writer[0], writer[1], writer[2], True, writer[4], writer[5])
         if len(self._authors) >= MAX_AUTHORS:
             self._authors.clear()
         self._authors[p1] = writer
@@ -1182,201 +1623,32 @@ class _Messages:
     def _named(self, name: str) -> _Writer:
         writer = self._writers.get(name)
         if writer is None:
-            writer = (name, name + ":", _party(name), False, len(name) + 2)
+            sender = _party(name)
+            template = _ITEM_DEFAULTS | {"kind": "message", "sender": sender}
+            writer = (name, name + ":", sender, False, len(name) + 2, template)
             if len(self._writers) >= MAX_AUTHORS:
                 self._writers.clear()
             self._writers[name] = writer
         return writer
 
-    def __iter__(self) -> Iterator[Item | ImportWarning]:
-        """Split each block of text at its headers and build one item per header; the text
-        up to the next header is the rest of its line and its continuation lines. The work per
-        message is inlined here, because this loop runs once for every message in the chat."""
-        general = HEADER_SPLIT.split
-        narrow = self._shape.split.split if self._shape else general
-        narrow_blocks = iter(self._narrow)
-        authors_get = self._authors.get
-        hours_get = self._clock.hours.get
-        two_get = _TWO_DIGITS.get
-        seconds = SECONDS
-        when = self._clock.when
-        queue = self._queue
-        new = object.__new__
-        defaults = _ITEM_DEFAULTS
-        describe = self._describe
-        notice_heads = _NOTICE_HEADS
-        media_last = _MEDIA_LAST
-        marker_tails = _MARKER_TAILS
-        max_name = MAX_NAME
-        stride = _STRIDE
-        unseen = _UNSEEN
-        item: Item | None = None  # the message being read: built, not yet given out
-        raw_body = ""  # its body as far as its block goes, line end included
-        more: list[str] | None = None  # the rest of its body, when there is more
-        preamble = False  # text before the first header
-        n = 0  # line number
-        with self._export.open_text() as stream:
-            reader = _Reader(stream, self._name)
-            try:
-                for base, text in reader.blocks():
-                    if reader.warnings:
-                        for w in reader.warnings:
-                            heapq.heappush(queue, w)
-                        reader.warnings.clear()
-                    crlf = "\r" in text
-                    parts = narrow(text) if next(narrow_blocks, False) else general(text)
-                    before = parts[0]  # continuation of the message above, or preamble
-                    n = base + before.count("\n")  # the line before this block's first header
-                    if item is None:
-                        preamble = preamble or bool(before.strip())
-                    elif before:
-                        more = self._more(more, item, before)
-                    it = iter(parts)
-                    next(it)
-                    for pre, _, ts, date, _, h, _, mi, s, ap, after in zip(
-                        *[it] * stride, strict=True
-                    ):
-                        n += 1
-                        nl = after.find("\n")
-                        rest = after if nl < 0 else after[:nl]
-                        if crlf and rest.endswith("\r"):
-                            rest = rest[:-1]
-                        # who wrote it: the first ": ", unless the file shows a longer name
-                        author: _Writer | None = None
-                        i = rest.find(": ")
-                        if 0 < i <= max_name:
-                            author = authors_get(rest[:i], unseen)
-                            if author is unseen:
-                                author = self._writer(rest[:i])
-                            if (
-                                author is not None
-                                and author[3]
-                                and not rest.startswith(author[0] + ": ")
-                            ):
-                                author = self._named(rest[:i])
-                        kind = "message"
-                        if author is None:
-                            j = rest.find(":")
-                            if 0 < j <= max_name and rest[:j] in self._known:
-                                # "Name:" with an empty body, or "Name:."
-                                named = self._named(rest[:j])
-                                author = (named[0], named[1], named[2], False, j + 1)
-                            elif (
-                                item is not None
-                                and item.kind != "system"
-                                and not self._is_system_line(rest)
-                            ):
-                                # a line of the message above that starts with a date and time
-                                self._warn(
-                                    n,
-                                    "header_like_continuation",
-                                    f"Line {n} starts with a date and time like a new message, "
-                                    "but has no sender and is not a WhatsApp system message, so "
-                                    "Docket has kept it as part of the message above it. Check "
-                                    "it against the chat on the phone.",
-                                )
-                                more = self._more(more, item, "\n", pre, after)
-                                if nl >= 0:
-                                    n += after.count("\n", nl)
-                                continue
-                            else:
-                                kind = "system"
-                        # give out the message above, now that its body is complete
-                        if item is not None:
-                            if more is not None:
-                                self._extend(item, raw_body, more)
-                                more = None
-                                self._more_size = 0
-                            yield item
-                            if queue and queue[0][0] < n:
-                                yield from self._warnings_before(n)
-                        elif preamble:
-                            preamble = False
-                            self._warn(
-                                1,
-                                "text_before_first_message",
-                                f"Lines 1 to {n - 1} come before the first message and are "
-                                "not part of any message, so they were not imported. The "
-                                "original file is unchanged.",
-                            )
-                            yield from self._warnings_before(n)
-                        # when: the start of its hour in UTC, plus minutes and seconds
-                        start = hours_get((date, h, ap))
-                        minute = two_get(mi)
-                        second = two_get(s) if s else 0
-                        note: TimeNote | None = None
-                        if (
-                            start is not None
-                            and minute is not None
-                            and second is not None
-                            and minute < 60
-                            and second < 60
-                        ):
-                            sent_at: datetime | None = start + seconds[minute * 60 + second]
-                        else:
-                            sent_at, note = when(date, h, mi, s, ap)
-                            if sent_at is None:
-                                self._warn(
-                                    n,
-                                    "bad_date",
-                                    f"The date or time on line {n} does not exist in the "
-                                    "calendar as Docket reads this chat's dates, so that "
-                                    "message is kept without a time.",
-                                )
-                        # the item, complete unless lines follow in the next block
-                        item = new(Item)
-                        values = item.__dict__
-                        values.update(defaults)
-                        values["local_time"] = ts
-                        values["sent_at"] = sent_at
-                        values["line"] = n
-                        if note is not None:
-                            values["time_note"] = note
-                        if author is None:
-                            first = rest
-                            raw_body = after
-                            values["raw"] = {"header": pre.rstrip(" ")}
-                        else:
-                            at = author[4]
-                            first = rest[at:]
-                            raw_body = after[at:]
-                            values["raw"] = {"header": pre + author[1], "author": author[0]}
-                            if first[:10] in notice_heads:
-                                notice = _notice(first)
-                                if notice is not None:
-                                    kind = notice
-                            if kind != "system":
-                                values["sender"] = author[2]
-                        values["kind"] = kind
-                        body = raw_body[:-1] if crlf and raw_body.endswith("\r") else raw_body
-                        values["body"] = body
-                        if kind == "message" and (
-                            first[-1:] in media_last or first[-4:] in marker_tails
-                        ):
-                            describe(values, first, body)
-                        else:
-                            if kind == "call":
-                                values["call_type"] = "missed"
-                            values["match_body"] = (
-                                body if not crlf and body.isascii() else _match_text(body)
-                            )
-                        if nl >= 0:
-                            n += after.count("\n", nl)
-            except _READ_ERRORS as exc:
-                raise self._export.unreadable(reader.lines + 1) from exc
-            for w in reader.warnings:
-                heapq.heappush(queue, w)
-        if item is not None:
-            if more is not None:
-                self._extend(item, raw_body, more)
-            yield item
-        elif preamble:
-            self._warn(
-                1,
-                "text_before_first_message",
-                "No line in this file starts a WhatsApp message, so nothing was imported.",
-            )
-        yield from self._warnings_before(1 << 62)
+    def _special(self, values: dict[str, object], first: str, body: str, crlf: bool) -> None:
+        """Kind, attachments, deleted flag and ``match_body`` of a message whose first line
+        may be a notice ("Missed voice call", iOS system notices) or a media or deleted
+        marker."""
+        kind = "message"
+        if first[:10] in _NOTICE_HEADS:
+            notice = _notice(first)
+            if notice is not None:
+                kind = notice
+        values["kind"] = kind
+        if kind == "system":
+            values["sender"] = None
+        if kind == "message" and (first[-1:] in _MEDIA_LAST or first[-4:] in _MARKER_TAILS):
+            self._describe(values, first, body)
+            return
+        if kind == "call":
+            values["call_type"] = "missed"
+        values["match_body"] = body if not crlf and body.isascii() else _match_text(body)
 
     def _is_system_line(self, rest: str) -> bool:
         """Whether a header line without an author is a WhatsApp system message (rather than a
@@ -1522,17 +1794,7 @@ class WhatsApp(Importer):
         return _text_score(probe.head, probe.size, probe.name)
 
     def parse(self, source: Source, context: Context) -> Iterator[Item | ImportWarning]:
-        name = context.name
-        tz = zone(context.timezone)
-        export = _Export(source, name)
-        try:
-            survey = _survey(export, name)
-            _check(survey, name)
-            day_first, opening = _date_order(survey, context)
-            yield from opening
-            yield from _Messages(export, context, tz, survey, day_first)
-        finally:
-            export.close()
+        return _Messages(source, context).items()  # a generator: nothing is read until asked
 
 
 def _check(survey: _Survey, name: str) -> None:
