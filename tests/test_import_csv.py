@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import inspect
 import io
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -949,10 +948,7 @@ def test_any_cell_is_read_or_refused_never_an_error(text: str, day_first: bool) 
 
 # --- through the real pipeline ------------------------------------------------------------------
 
-_PIPELINE_MAPS = "mapping" in inspect.signature(Diary.import_file).parameters
 
-
-@pytest.mark.skipif(not _PIPELINE_MAPS, reason="Diary.import_file does not pass --map yet")
 def test_a_call_log_in_a_real_diary(diary: Diary, tmp_path: Path) -> None:
     header = "Date,Time,Number,Type,Duration,Notes\n"
     rows = [
@@ -968,13 +964,13 @@ def test_a_call_log_in_a_real_diary(diary: Diary, tmp_path: Path) -> None:
     first = tmp_path / "calls-january.csv"
     first.write_text(header + "".join(rows[:3]))
     mapping = CALL_LOG
-    s = diary.import_file(first, format="csv", mapping=mapping)  # type: ignore[call-arg]
+    s = diary.import_file(first, format="csv", mapping=mapping)
     assert s.importer == "csv" and s.added == 3 and s.by_kind == {"call": 3}
-    again = diary.import_file(first, format="csv", mapping=mapping)  # type: ignore[call-arg]
+    again = diary.import_file(first, format="csv", mapping=mapping)
     assert again.already_imported_at is not None
     later = tmp_path / "calls-later.csv"
     later.write_text(header + "".join(rows[1:]))  # overlaps by two rows
-    s = diary.import_file(later, format="csv", mapping=mapping)  # type: ignore[call-arg]
+    s = diary.import_file(later, format="csv", mapping=mapping)
     assert s.added == 2 and s.duplicates == 2
     calls = diary.messages()
     assert len(calls) == 5 and {c.call_type for c in calls} == {

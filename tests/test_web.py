@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from docket.api import Diary
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, SHARED
 from tests.helpers.web import csrf_of, serve, unlock
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -293,3 +293,118 @@ def test_verify_page_reports_in_plain_words(client) -> None:  # type: ignore[no-
     assert "No changes were found" in page
     for word in ("tamper-proof", "court-admissible", "forensically sound"):
         assert word not in page.lower()
+
+
+def _import(client: httpx.Client, name: str, data: bytes, **fields: str) -> str:
+    token = csrf_of(client.get("/import").text)
+    r = client.post(
+        f"/import?csrf={token}", data=fields, files={"file": (name, data, "text/plain")}
+    )
+    assert r.status_code == 303, r.text
+    job = r.headers["location"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        page = client.get(job)
+        if "Importing" in page.text and (
+            "Done." in page.text
+            or "already imported" in page.text
+            or "Nothing from this file" in page.text
+        ):
+            return page.text
+        time.sleep(0.2)
+    raise AssertionError("the import did not finish")
+
+
+CHAT = (
+    b"20/11/2026, 21:15 - Jo: where were you tonight\n"
+    b"20/11/2026, 21:16 - Jo: I saw your car at the harbour\n"
+    b"20/11/2026, 21:20 - Me: please stop contacting me\n"
+)
+
+
+def test_import_by_upload_then_name_the_unknown_sender(client, server) -> None:  # type: ignore[no-untyped-def]
+    page = _import(client, "WhatsApp Chat with Jo.txt", CHAT, me="Me")
+    assert "3 added" in page and "Who are these senders?" in page and "Jo (2 messages)" in page
+    token = csrf_of(client.get("/people/new").text)
+    r = client.post("/people", data={"csrf": token, "name": "Jo Bloggs", "role": "responsible"})
+    person = r.headers["location"].rsplit("/", 1)[1]
+    job = re.search(r'action="(/import/jobs/[^/]+)/assign"', page).group(1)  # type: ignore[union-attr]
+    r = client.post(f"{job}/assign", data={"csrf": token, "sender-0": person})
+    assert r.status_code == 303
+    assert "Linked." in client.get(job).text
+    theirs = client.get(f"/timeline?person={person}").text
+    assert "I saw your car at the harbour" in theirs and "please stop" not in theirs
+    with server.state.diary() as d:
+        (src,) = d.sources()
+        assert src["name"] == "WhatsApp Chat with Jo.txt" and src["summary"]["added"] == 3
+        assert d.verify().ok
+    # the same file again adds nothing and says so
+    again = _import(client, "copy.txt", CHAT)
+    assert "already imported" in again
+    with server.state.diary() as d:
+        assert len(d.sources()) == 1
+
+
+def test_a_broken_upload_changes_nothing_and_says_why(client, server) -> None:  # type: ignore[no-untyped-def]
+    with server.state.diary() as d:
+        before = d.summary().entries
+    page = _import(client, "notes.txt", b"this is not an export of anything\n" * 10)
+    assert "Nothing from this file was added" in page
+    with server.state.diary() as d:
+        assert d.summary().entries == before and d.sources() == []
+
+
+def test_a_whatsapp_zip_from_the_shared_corpus_imports_with_its_media(client, server) -> None:  # type: ignore[no-untyped-def]
+    sample = SHARED / "samples" / "whatsapp" / "android_enGB_2017__rwhatsapp.zip"
+    if not sample.exists():
+        pytest.skip("../shared is not beside the repository")
+    page = _import(client, sample.name, sample.read_bytes())
+    assert "Done." in page
+    with server.state.diary() as d:
+        (src,) = d.sources()
+        assert src["summary"]["added"] > 0
+        assert d.verify().ok
+
+
+def test_uploads_and_imports_leave_no_plaintext_anywhere(cli_env, tmp_path, diary_path) -> None:  # type: ignore[no-untyped-def]
+    """The real `docket serve` in its own process, with a private HOME and TMPDIR: after an
+    upload and an import, a marker from them is in no file it wrote."""
+    import subprocess
+    import sys
+
+    marker = "PlaintextMarker7Q"
+    env = {k: v for k, v in cli_env.items() if k != "DOCKET_PASSPHRASE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "docket", "serve", "--no-browser"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = ""
+        deadline = time.monotonic() + 60
+        while "http://127.0.0.1:" not in line and time.monotonic() < deadline:
+            line += proc.stderr.readline()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)  # type: ignore[union-attr]
+        with httpx.Client(base_url=base, timeout=60) as c:
+            unlock(c, PASSPHRASE)
+            n = add_incident(c, description=f"{marker} in the description")
+            token = csrf_of(c.get(f"/incidents/{n}").text)
+            photo = b"\xff\xd8\xff\xe0" + f"{marker} in a photo ".encode() * 100_000
+            r = c.post(
+                f"/incidents/{n}/files?csrf={token}", files={"file": ("p.jpg", photo, "image/jpeg")}
+            )
+            assert r.status_code == 303
+            chat = f"20/11/2026, 21:15 - Jo: {marker} in a message\n".encode() * 50
+            page = _import(c, "chat.txt", chat)
+            assert "Done." in page
+            assert marker in c.get(f"/timeline?q={marker}").text
+            c.post("/lock", data={"csrf": token})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert diary_path in written
+    for path in written:
+        assert marker.encode() not in path.read_bytes(), path

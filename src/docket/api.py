@@ -359,11 +359,12 @@ class Diary:
         timezone: str | None = None,
         day_first: bool | None = None,
         partial: bool = False,
+        mapping: tuple[tuple[str, str], ...] = (),
         name: str | None = None,
         progress: importer.Progress | None = None,
     ) -> importer.Summary:
         """Import one export file (see ``docket.importer``). ``name`` is the file's name as the
-        user knows it, when ``file`` is a temporary upload."""
+        user knows it; ``mapping`` names the columns for the mapped CSV importer."""
         file = file.expanduser()
         shown = name or file.name
         if not file.is_file():
@@ -389,8 +390,25 @@ class Diary:
             done.already_imported_at = earlier.imported_at
             done.duplicates = int(json.loads(earlier.summary).get("added", 0))
             return done
-        chosen = importer.choose(importer.Probe.of(importer.Source(file), shown), format)
-        options = importer.Options(
+        source = importer.Source(file)
+        chosen = importer.choose(importer.Probe.of(source, shown), format)
+        options = self._import_options(format, person, me, timezone, day_first, partial, mapping)
+        with self._write() as conn:
+            return importer.run(
+                conn, source, options, sha256=sha, importer=chosen, name=shown, progress=progress
+            )
+
+    def _import_options(
+        self,
+        format: str | None,
+        person: int | None,
+        me: tuple[str, ...],
+        timezone: str | None,
+        day_first: bool | None,
+        partial: bool,
+        mapping: tuple[tuple[str, str], ...],
+    ) -> importer.Options:
+        return importer.Options(
             format=format,
             person_id=person,
             me=me,
@@ -398,11 +416,64 @@ class Diary:
             region=self.region,
             day_first=day_first,
             partial=partial,
+            mapping=mapping,
         )
-        with self._write() as conn:
-            return importer.run(
-                conn, file, options, sha256=sha, importer=chosen, name=shown, progress=progress
-            )
+
+    def import_stream(
+        self,
+        stream: BinaryIO,
+        *,
+        name: str,
+        format: str | None = None,
+        person: int | None = None,
+        me: tuple[str, ...] = (),
+        timezone: str | None = None,
+        day_first: bool | None = None,
+        partial: bool = False,
+        mapping: tuple[tuple[str, str], ...] = (),
+        progress: importer.Progress | None = None,
+    ) -> importer.Summary:
+        """Import an export read once from ``stream`` (an upload): its bytes go straight into
+        the encrypted store, and the importer reads them back from there, so no plaintext copy
+        is ever written to disk. All in one transaction: a failure leaves the diary as it was."""
+
+        def receiving(done: int) -> None:
+            if progress is not None:
+                progress("Receiving the file", done, 0, 0)
+
+        try:
+            with self._write() as conn:
+                if person is not None:
+                    records.get_person(conn, person)
+                stored = blobs.put_stream(conn, stream, progress=receiving)
+                earlier = importer.find_source(conn, stored.sha256)
+                if earlier is not None:
+                    raise _AlreadyImported(earlier)
+                source = importer.Source(
+                    opener=lambda: cast(
+                        BinaryIO, io.BufferedReader(blobs.BlobReader(conn, stored.sha256))
+                    ),
+                    length=stored.size,
+                )
+                chosen = importer.choose(importer.Probe.of(source, name), format)
+                options = self._import_options(
+                    format, person, me, timezone, day_first, partial, mapping
+                )
+                return importer.run(
+                    conn,
+                    source,
+                    options,
+                    sha256=stored.sha256,
+                    importer=chosen,
+                    name=name,
+                    progress=progress,
+                    stored=stored,
+                )
+        except _AlreadyImported as already:
+            done = importer.Summary(file=name, source_id=already.source.id)
+            done.already_imported_at = already.source.imported_at
+            done.duplicates = int(json.loads(already.source.summary).get("added", 0))
+            return done
 
     def messages(
         self,
@@ -648,6 +719,14 @@ class SearchResults:
     message_total: int
     messages: list[tuple[search.Hit, timeline.MessageView]]
     incidents: list[tuple[search.Hit, IncidentView]]
+
+
+class _AlreadyImported(Exception):
+    """The upload is a file imported before: rolls the stored copy back."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__("already imported")
+        self.source = source
 
 
 class _Prepended(io.RawIOBase):

@@ -56,6 +56,14 @@ def register(cli: click.Group) -> None:
         is_flag=True,
         help="If the file is damaged or cut short, keep the items before the break.",
     )
+    @click.option(
+        "--map",
+        "mapping",
+        multiple=True,
+        metavar="FIELD=COLUMN",
+        help="For --format csv: which column holds each field, e.g. --map date=Date "
+        "--map from=Number --map body=Notes (docs/formats/csv.md lists the fields).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @pass_state
     def import_(
@@ -67,10 +75,21 @@ def register(cli: click.Group) -> None:
         timezone: str | None,
         day_first: bool | None,
         partial: bool,
+        mapping: tuple[str, ...],
         as_json: bool,
     ) -> None:
-        """Import a message export: a WhatsApp chat (.txt or .zip) or an SMS Backup & Restore
-        file (.xml). The original file is kept inside the diary, unchanged."""
+        """Import a message export or an evidence file: WhatsApp, SMS Backup & Restore,
+        e-mail (.eml, .mbox, .msg), Telegram, Messenger, Instagram, Discord, Signal, photos,
+        other files (PDF, audio, video, documents) and CSV with --map. The original file is
+        kept inside the diary, unchanged."""
+        pairs = []
+        for m in mapping:
+            field, sep, column = m.partition("=")
+            if not sep or not field.strip() or not column.strip():
+                raise click.BadParameter(
+                    f"{m!r} is not FIELD=COLUMN, for example date=Date.", param_hint="--map"
+                )
+            pairs.append((field.strip(), column.strip()))
         diary = state.diary()
         person_id = diary.resolve_person(person) if person else None
         started = time.monotonic()
@@ -107,6 +126,7 @@ def register(cli: click.Group) -> None:
                 timezone=timezone,
                 day_first=day_first,
                 partial=partial,
+                mapping=tuple(pairs),
                 progress=progress,
             )
         if as_json:
