@@ -21,12 +21,15 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from docket.errors import (
+    DocketError,
     ImportFormatError,
     InvalidIdentifier,
     Location,
@@ -46,25 +49,47 @@ from docket.importers.base import (
 from docket.ledger import log, merkle
 from docket.model import identifiers, media
 from docket.model.identifiers import Identifier
-from docket.model.timeparse import utc_rfc3339
 from docket.records import get_meta, get_person, update_person
 from docket.store import blobs
 from docket.store.schema import meta
 from docket.store.schema import source as source_table
+from docket.timeline import CHANNEL_OF
 
 __all__ = ["Options", "Probe", "Progress", "Source", "Summary", "choose", "find_source", "run"]
 
-BATCH = 2000
+BATCH = 2048  # items per messages.imported log entry
+CHUNK = 1024  # rows per INSERT statement (see _Writer._insert): 23,558 parameters, under
+# SQLite's default limit of 32,766
+KNOWN_LIMIT = 4 * BATCH  # most keys fetched by one range query when settling a batch
 MAX_WARNINGS_KEPT = 1000
 _INVISIBLE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 Progress = Callable[[str, int, int, int], None]  # stage, bytes done, bytes in all, items
 
 
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False), calling the C
+# encoder directly: json.dumps spends more time setting the encoder up than a record takes
+_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
 def canonical_json(value: Any) -> str:
     """RFC 8785 for the values records hold (strings, integers, booleans, null, lists and
     objects with ASCII keys; never floats), at the speed of the C encoder."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _ENCODE is None:  # pragma: no cover - a Python without the json accelerator
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    return "".join(_ENCODE(value, 0))
 
 
 @dataclass(frozen=True)
@@ -76,6 +101,7 @@ class Options:
     region: str = "GB"
     day_first: bool | None = None
     partial: bool = False  # keep what was read before a break in a damaged file
+    mapping: tuple[tuple[str, str], ...] = ()  # field -> column, for the mapped CSV importer
 
 
 @dataclass
@@ -130,9 +156,10 @@ def choose(probe: Probe, name: str | None) -> Importer:
             f"Docket has no importer called {name!r}.",
             hint="Formats Docket reads: " + ", ".join(i.name for i in importers) + ".",
         )
-    scored = sorted(((imp.score(probe), i, imp) for i, imp in enumerate(importers)), reverse=True)
-    best_score, _, best = scored[0]
-    if best_score < 0.3:
+    scored = sorted(((-imp.score(probe), i, imp) for i, imp in enumerate(importers)))
+    best_score, _, best = -scored[0][0], scored[0][1], scored[0][2]
+    # no export claims it: a photo, recording or document is still taken as evidence
+    if best_score < 0.3 and not (best.name == "file" and best_score > 0):
         raise UnknownFormat(
             f"Docket does not recognise {probe.name!r} as an export it can read.",
             cause="It does not look like any of the formats Docket reads, or it may be damaged.",
@@ -217,14 +244,21 @@ def _identifier(key: tuple[str, str, str], raw: str) -> Identifier:
 
 def _label(key: tuple[str, str, str] | None, party: Party | None) -> str:
     if key is None or party is None:
-        return "(no sender: system)"
+        return "(no sender)"
     if key[0] == "withheld":
         return "(number withheld)"
     return party.raw.strip()
 
 
 class _Writer:
-    """Writes one import inside the caller's transaction."""
+    """Writes one import inside the caller's transaction.
+
+    Every item is first given its content key (see ``content_key``) and held until a batch is
+    full. The batch is then settled against the diary in one range query over the keys' time
+    span (or, when the diary has many messages in that span, by key), its new messages are
+    recorded with one log entry holding their Merkle root, and the rows are inserted
+    ``CHUNK`` at a time (see ``_insert``).
+    """
 
     def __init__(
         self, conn: Connection, source_id: int, options: Options, summary: Summary
@@ -239,35 +273,60 @@ class _Writer:
         self.me = {tuple(k) for k in stored_me}
         self.new_me: list[tuple[str, str, str]] = []
         for name in options.me:
-            for channel in ("whatsapp", "sms"):
-                for kind in ("name", "phone"):
-                    k = self.keys.key(Party(name, kind), channel)
+            # the user, as a name, number, address or account, on every channel
+            for channel in CHANNEL_OF:
+                for kind in ("name", "phone", "email", "handle"):
+                    try:
+                        k = self.keys.key(Party(name, kind), channel)
+                    except DocketError:
+                        continue
                     if k is not None and k not in self.me:
                         self.me.add(k)
                         self.new_me.append(k)
         self.next_id = int(
             self.raw.execute("SELECT coalesce(max(id), 0) + 1 FROM message").fetchone()[0]
         )
-        self.batch: list[tuple[Any, ...]] = []
-        self.batch_files: list[tuple[int, int, bytes]] = []
-        self.batch_leaves: list[bytes] = []
-        # items read but not yet stored: (item, key, sent at, content key, its base, files
+        self.senders: dict[tuple[str, str, str], _Sender] = {}
+        self.clock = _Clock()
+        # items read but not yet stored: (item, sender, sent at, content key, its base, files
         # or None when not yet settled)
         self.pending: list[
-            tuple[
-                Item,
-                tuple[str, str, str] | None,
-                str | None,
-                bytes,
-                bytes,
-                list[dict[str, Any]] | None,
-            ]
+            tuple[Item, _Sender | None, str | None, bytes, bytes, list[dict[str, Any]] | None]
         ] = []
+        # the batch's new messages, in id order: their integers, text, content key and leaf
+        self.rows: list[tuple[tuple[int, ...], tuple[str, ...], bytes]] = []
+        self.batch_files: list[tuple[int, int, bytes]] = []
+        self.batch_leaves: list[bytes] = []
         self.taken: set[bytes] = set()  # content keys given out since the last flush
+        # What the diary held, at the start of this flush, under the keys in [lo, hi): keys
+        # in that range and not in ``known`` are not in the diary.
+        self.known: dict[bytes, int] = {}
+        self.known_range = (b"", b"")
         self.time_key = ""
-        self.ordinals: Counter[bytes] = Counter()  # per base, at the current time only
+        self.ordinals: dict[bytes, int] = {}  # per base, at the current time only
         self.unknown: Counter[tuple[str, str, str]] = Counter()
         self.unknown_raw: dict[tuple[str, str, str], str] = {}
+        self.statements: dict[int, str] = {}  # INSERT statements by number of rows
+
+    def sender(self, party: Party, channel: str) -> _Sender:
+        """The sender's register key, its part of the record, label and whether it counts as
+        someone the register may not know; worked out once per name and channel."""
+        found = self.senders.get((party.raw, party.kind, channel))
+        if found is not None:
+            return found
+        if len(self.senders) > 50_000:
+            self.senders.clear()
+        key = self.keys.key(party, channel)
+        assert key is not None
+        kind, platform, value = key
+        as_json = (
+            f'{{"kind":{_json_string(kind)},"platform":{_json_string(platform)},'
+            f'"raw":{_json_string(party.raw)},"value":{_json_string(value)}}}'
+        )
+        counts = key not in self.me and kind != "withheld"
+        found = _Sender(key, "\x1d".join(key), party.raw, as_json, _label(key, party), counts)
+        self.senders[(party.raw, party.kind, channel)] = found
+        return found
 
     def direction(self, item: Item, key: tuple[str, str, str] | None) -> str:
         if item.direction != "unknown":
@@ -279,42 +338,55 @@ class _Writer:
         return "unknown"
 
     def content_key(
-        self, item: Item, key: tuple[str, str, str] | None, sent_at: str | None
+        self, item: Item, sender: _Sender | None, sent_at: str | None, prefix: bytes
     ) -> tuple[bytes, bytes]:
         """The message's content key (and its base, for trying the next ordinal): who, when,
         the text as any export of the chat would show it, and how many identical messages
-        came before it at that time in this file."""
+        came before it at that time in this file. The key starts with the second it was
+        sent, so keys sort by time: the unique index on them grows at its end, like the
+        others, and one range query tells whether the diary has anything in a batch's
+        span of time."""
         time_key = sent_at if sent_at is not None else item.local_time
         if time_key != self.time_key:
             self.time_key = time_key
             self.ordinals.clear()
         text = item.match_body if item.match_body is not None else item.body
-        text = " ".join(_INVISIBLE.sub("", text or "").split())
-        if key is None:
+        if text:
+            if not text.isascii():
+                text = _INVISIBLE.sub("", text)
+            text = " ".join(text.split())
+        else:
+            text = ""
+        if sender is None:
             who = "\x1e".join(
                 "\x1d".join(k) for p in item.recipients if (k := self.keys.key(p, item.channel))
             )
         else:
-            who = "\x1d".join(key)
-        fields = (
-            item.kind,
-            item.channel,
-            "" if key is None else "from",
-            who,
-            time_key,
-            text,
-            item.call_type or "",
-            "" if item.duration_s is None else str(item.duration_s),
-        )
-        base = "\x1f".join(fields).encode()
-        return self.next_digest(base), base
+            who = sender.joined
+        duration = item.duration_s
+        base = "\x1f".join(
+            (
+                item.kind,
+                item.channel,
+                "" if sender is None else "from",
+                who,
+                time_key,
+                text,
+                item.call_type or "",
+                "" if duration is None else str(duration),
+            )
+        ).encode()
+        return self.next_digest(base, prefix), base
 
-    def next_digest(self, base: bytes) -> bytes:
-        n = self.ordinals[base]
+    def next_digest(self, base: bytes, prefix: bytes) -> bytes:
+        n = self.ordinals.get(base, 0)
         self.ordinals[base] = n + 1
-        return hashlib.sha256(base + b"\x1f%d" % n).digest()
+        return prefix + _sha256(base + (b"\x1f0" if n == 0 else b"\x1f%d" % n)).digest()[:24]
 
     def lookup(self, digest: bytes) -> int | None:
+        lo, hi = self.known_range
+        if lo <= digest < hi:
+            return self.known.get(digest)
         row = self.raw.execute("SELECT source_id FROM message WHERE dedupe = ?", (digest,))
         found = row.fetchone()
         return None if found is None else int(found[0])
@@ -325,14 +397,14 @@ class _Writer:
         the next ordinal."""
         while True:
             if digest in self.taken:
-                digest = self.next_digest(base)
+                digest = self.next_digest(base, digest[:8])
                 known = self.lookup(digest)
                 continue
             if known is None:
                 return digest
             if known != self.source_id:
                 return None
-            digest = self.next_digest(base)
+            digest = self.next_digest(base, digest[:8])
             known = self.lookup(digest)
 
     def store_files(self, attachments: tuple[Attachment, ...]) -> list[dict[str, Any]]:
@@ -355,9 +427,14 @@ class _Writer:
         return out
 
     def add(self, item: Item) -> None:
-        key = self.keys.key(item.sender, item.channel)
-        sent_at = None if item.sent_at is None else utc_rfc3339(item.sent_at)
-        digest, base = self.content_key(item, key, sent_at)
+        who = None if item.sender is None else self.sender(item.sender, item.channel)
+        when = item.sent_at
+        if when is None:
+            sent_at: str | None = None
+            prefix = _NO_TIME
+        else:
+            sent_at, prefix = self.clock(when)
+        digest, base = self.content_key(item, who, sent_at, prefix)
         if item.attachments:
             # an item's files can be read only now: settle whether it is new first
             settled = self.settle(digest, base, self.lookup(digest))
@@ -366,68 +443,110 @@ class _Writer:
                 return
             self.taken.add(settled)
             files = self.store_files(item.attachments)
-            self.pending.append((item, key, sent_at, settled, base, files))
+            self.pending.append((item, who, sent_at, settled, base, files))
         else:
-            self.pending.append((item, key, sent_at, digest, base, None))
+            self.pending.append((item, who, sent_at, digest, base, None))
         if len(self.pending) >= BATCH:
             self.flush()
 
     def _store(
         self,
         item: Item,
-        key: tuple[str, str, str] | None,
+        who: _Sender | None,
         sent_at: str | None,
         digest: bytes,
         files: list[dict[str, Any]],
     ) -> None:
         message_id = self.next_id
         self.next_id += 1
-        direction = self.direction(item, key)
-        sender = None
-        if item.sender is not None and key is not None:
-            sender = {"raw": item.sender.raw, "kind": key[0], "platform": key[1], "value": key[2]}
-            if key not in self.me and key[0] != "withheld":
-                self.unknown[key] += 1
-                self.unknown_raw.setdefault(key, item.sender.raw)
-        recipients = [{"raw": p.raw, "kind": p.kind} for p in item.recipients]
-        record = message_record(
-            message_id=message_id,
-            source_id=self.source_id,
-            direction=direction,
-            sender=sender,
-            recipients=recipients,
-            sent_at=sent_at,
-            files=files,
-            raw=item.raw,
-            fields={k: getattr(item, k) for k in RECORD_FIELDS},
+        if who is None:
+            direction = self.direction(item, None)
+            sender_json = "null"
+            label = "(no sender)"
+            nulls = _NULL_SENDER
+            sender_raw = sender_kind = sender_platform = sender_value = ""
+        else:
+            direction = self.direction(item, who.key)
+            sender_json = who.as_json
+            label = who.label
+            nulls = 0
+            sender_raw = who.raw
+            sender_kind, sender_platform, sender_value = who.key
+            if who.counts:
+                self.unknown[who.key] += 1
+                self.unknown_raw.setdefault(who.key, who.raw)
+        recipients = (
+            canonical_json([{"raw": p.raw, "kind": p.kind} for p in item.recipients])
+            if item.recipients
+            else "[]"
         )
-        leaf = merkle.leaf_hash(canonical_json(record).encode())
-        self.batch.append(
+        raw = canonical_json(item.raw) if item.raw else "{}"
+        attachments = canonical_json(files) if files else "[]"
+        deleted = bool(item.deleted)
+        body, thread, time_note, call_type = item.body, item.thread, item.time_note, item.call_type
+        # canonical_json(message_record(...)), written out: its keys in their sorted order.
+        # The string encoder is canonical_json's own; it refuses anything but a str.
+        record = (
+            f'{{"attachments":{attachments},'
+            f'"body":{"null" if body is None else _json_string(body)},'
+            f'"call_type":{"null" if call_type is None else _json_string(call_type)},'
+            f'"channel":{_json_string(item.channel)},'
+            f'"deleted":{"true" if deleted else "false"},'
+            f'"direction":{_json_string(direction)},'
+            f'"duration_s":{_json_int(item.duration_s)},'
+            f'"id":{message_id},'
+            f'"kind":{_json_string(item.kind)},'
+            f'"line":{_json_int(item.line)},'
+            f'"local_time":{_json_string(item.local_time)},'
+            f'"offset":{_json_int(item.offset)},'
+            f'"raw":{raw},'
+            f'"recipients":{recipients},'
+            f'"sender":{sender_json},'
+            f'"sent_at":{"null" if sent_at is None else _json_string(sent_at)},'
+            f'"source":{self.source_id},'
+            f'"thread":{"null" if thread is None else _json_string(thread)},'
+            f'"time_note":{"null" if time_note is None else _json_string(time_note)}}}'
+        )
+        leaf = merkle.leaf_hash(record.encode())
+        if thread is None:
+            nulls |= _NULL_THREAD
+        if sent_at is None:
+            nulls |= _NULL_SENT_AT
+        if time_note is None:
+            nulls |= _NULL_TIME_NOTE
+        if body is None:
+            nulls |= _NULL_BODY
+        if call_type is None:
+            nulls |= _NULL_CALL_TYPE
+        self.rows.append(
             (
-                message_id,
-                self.source_id,
-                item.kind,
-                item.channel,
-                direction,
-                item.thread,
-                None if sender is None else sender["raw"],
-                None if key is None else key[0],
-                None if key is None else key[1],
-                None if key is None else key[2],
-                canonical_json(recipients) if recipients else "[]",
-                sent_at,
-                item.local_time,
-                item.time_note,
-                item.body,
-                item.deleted,
-                item.call_type,
-                item.duration_s,
-                item.line,
-                item.offset,
-                canonical_json(item.raw) if item.raw else "{}",
-                canonical_json(files) if files else "[]",
-                digest,
-                leaf,
+                (
+                    message_id,
+                    int(deleted),
+                    _NULL_INT if item.duration_s is None else item.duration_s,
+                    _NULL_INT if item.line is None else item.line,
+                    _NULL_INT if item.offset is None else item.offset,
+                    nulls,
+                ),
+                (  # in _TEXT_COLUMNS' order, "" for NULL
+                    item.kind,
+                    item.channel,
+                    direction,
+                    thread or "",
+                    sender_raw,
+                    sender_kind,
+                    sender_platform,
+                    sender_value,
+                    recipients,
+                    sent_at or "",
+                    item.local_time,
+                    time_note or "",
+                    body or "",
+                    call_type or "",
+                    raw,
+                    attachments,
+                ),
+                digest + leaf,
             )
         )
         for i, f in enumerate(files):
@@ -436,32 +555,56 @@ class _Writer:
         self.batch_leaves.append(leaf)
         self.summary.added += 1
         self.summary.by_kind[item.kind] += 1
-        self.summary.by_sender[_label(key, item.sender)] += 1
+        self.summary.by_sender[label] += 1
 
-    def flush(self) -> None:
-        """Settle the pending items against the diary in one query per 500, store the new
-        ones, and record them with one log entry."""
-        known: dict[bytes, int] = {}
-        undecided = [p[3] for p in self.pending if p[5] is None]
-        for i in range(0, len(undecided), 500):
-            part = undecided[i : i + 500]
+    def load_known(self, digests: list[bytes]) -> None:
+        """What the diary holds under these keys. One query over their span of time, which
+        finds nothing when the diary has no messages then (a first import, or a later export
+        past the end of the earlier one); by key when that span holds many messages, and
+        for items without a time (whose keys all start with the same eight zero bytes)."""
+        self.known = {}
+        self.known_range = (b"", b"")
+        dated = [d for d in digests if not d.startswith(_NO_TIME)]
+        by_key = [d for d in digests if d.startswith(_NO_TIME)]
+        if dated:
+            lo = min(d[:8] for d in dated)
+            hi = max(d[:8] for d in dated) + b"\xff" * 25  # above every key in that second
             rows = self.raw.execute(
+                "SELECT dedupe, source_id FROM message WHERE dedupe >= ? AND dedupe < ? LIMIT ?",
+                (lo, hi, KNOWN_LIMIT + 1),
+            ).fetchall()
+            if len(rows) <= KNOWN_LIMIT:
+                self.known = {bytes(d): int(s) for d, s in rows}
+                self.known_range = (lo, hi)
+            else:
+                by_key += dated
+        for i in range(0, len(by_key), 500):
+            part = by_key[i : i + 500]
+            found = self.raw.execute(
                 "SELECT dedupe, source_id FROM message WHERE dedupe IN "
                 f"({', '.join(['?'] * len(part))})",
                 part,
             )
-            known.update((bytes(d), int(sid)) for d, sid in rows)
-        for item, key, sent_at, digest, base, files in self.pending:
+            self.known.update((bytes(d), int(s)) for d, s in found)
+
+    def flush(self) -> None:
+        """Settle the pending items against the diary, store the new ones, and record them
+        with one log entry."""
+        undecided = [p[3] for p in self.pending if p[5] is None]
+        self.load_known(undecided)
+        for item, who, sent_at, digest, base, files in self.pending:
             if files is None:
-                settled = self.settle(digest, base, known.get(digest))
+                settled = self.settle(digest, base, self.known.get(digest))
                 if settled is None:
                     self.summary.duplicates += 1
                     continue
                 self.taken.add(settled)
                 digest, files = settled, []
-            self._store(item, key, sent_at, digest, files)
+            self._store(item, who, sent_at, digest, files)
         self.pending.clear()
-        if not self.batch:
+        self.known = {}
+        self.known_range = (b"", b"")
+        if not self.rows:
             self.taken.clear()
             return
         e = log.append(
@@ -470,27 +613,226 @@ class _Writer:
             subject=f"source/{self.source_id}",
             record={
                 "source": self.source_id,
-                "first": self.batch[0][0],
-                "last": self.batch[-1][0],
-                "count": len(self.batch),
-                "root": merkle.root_from_leaves(self.batch_leaves).hex(),
+                "first": self.rows[0][0][0],
+                "last": self.rows[-1][0][0],
+                "count": len(self.rows),
+                "root": _merkle_root(self.batch_leaves).hex(),
             },
         )
-        self.raw.executemany(
-            "INSERT INTO message (id, source_id, kind, channel, direction, thread, sender_raw, "
-            "sender_kind, sender_platform, sender_value, recipients, sent_at, local_time, "
-            "time_note, body, deleted, call_type, duration_s, line, offset, raw, attachments, "
-            f"dedupe, leaf, batch_seq) VALUES ({', '.join(['?'] * 24)}, {e.seq})",
-            self.batch,
-        )
+        self._insert(self.rows, e.seq)
         self.raw.executemany(
             "INSERT INTO message_file (message_id, idx, sha256) VALUES (?, ?, ?)",
             self.batch_files,
         )
-        self.batch.clear()
+        self.rows.clear()
         self.batch_files.clear()
         self.batch_leaves.clear()
         self.taken.clear()  # now in the table, under this source
+
+    def _insert(
+        self, rows: list[tuple[tuple[int, ...], tuple[str, ...], bytes]], batch_seq: int
+    ) -> None:
+        """Insert the batch's rows ``CHUNK`` at a time, each chunk one INSERT ... SELECT over a
+        VALUES list whose text is one bound blob, cut up by ``substr``.
+
+        Why not ``executemany``: with ``cipher_memory_security`` on, every heap allocation
+        SQLite makes is mlocked and, when freed, wiped and munlocked: two system calls. A
+        statement run once per row allocates about 25 times (each bound text value, each
+        cursor and each record it builds, since a finished statement frees its registers),
+        and the connection's lookaside memory, which would absorb most of that, is taken by
+        the prepared statements the connection keeps. Run once per chunk, the statement
+        keeps its cursors and registers from row to row, and a chunk's text is one
+        allocation. A chunk smaller than ``CHUNK`` is cut into powers of two, so a
+        connection prepares at most a handful of these statements.
+
+        Every value bound for a row is an ``int``: the driver binds those directly, but
+        looks for an adapter for anything else (None, bytes, bool), which costs it several
+        microseconds a value. A NULL is a bit in the row's mask for text, and ``_NULL_INT``
+        for a number."""
+        start = 0
+        while start < len(rows):
+            left = len(rows) - start
+            n = CHUNK if left >= CHUNK else 1 << (left.bit_length() - 1)
+            chunk = rows[start : start + n]
+            start += n
+            params: list[int | bytes] = [b"", self.source_id, batch_seq, b"", chunk[0][0][0]]
+            params.append(_NULL_INT)
+            parts: list[bytes] = []
+            hashes: list[bytes] = []
+            pos = 1
+            for numbers, texts, digest_and_leaf in chunk:
+                data = list(map(str.encode, texts))
+                bounds = list(accumulate(map(len, data), initial=pos))
+                pos = bounds[-1]
+                params += numbers
+                params += bounds
+                parts += data
+                hashes.append(digest_and_leaf)
+            params[0] = b"".join(parts)
+            params[3] = b"".join(hashes)
+            sql = self.statements.get(n)
+            if sql is None:
+                sql = self.statements[n] = _insert_sql(n)
+            self.raw.execute(sql, params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    key: tuple[str, str, str]
+    joined: str  # the key as the content key holds it
+    raw: str
+    as_json: str  # the record's "sender" object
+    label: str  # for the summary's count by sender
+    counts: bool  # a sender the register may not know (not the user, not withheld)
+
+
+_NO_TIME = bytes(8)
+_sha256 = hashlib.sha256
+
+
+def _merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 9162's MTH of the leaf hashes, built level by level: pairs from the left, an odd
+    node at a level's end carried up as it is (the same tree as the RFC's split at the
+    largest power of two)."""
+    if not leaves:
+        return merkle.EMPTY_ROOT
+    level = leaves
+    while len(level) > 1:
+        pairs = [
+            _sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            pairs.append(level[-1])
+        level = pairs
+    return level[0]
+
+
+# NULL in an integer column, for _Writer._insert. No line, offset or duration can be this
+# (_json_int refuses it), so it never stands for a real value.
+_NULL_INT = -(2**63)
+
+
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
+
+
+class _Clock:
+    """A time as ``utc_rfc3339`` writes it, and the key prefix of its second (eight bytes
+    that sort as the seconds since 1970 do, before 1970 too). The date's text is kept from
+    one time to the next, as most messages share their day with the one before:
+    formatting a whole datetime costs several microseconds."""
+
+    def __init__(self) -> None:
+        self.day = 0  # not a day any datetime has
+        self.day_text = ""
+        self.day_second = 0
+
+    def __call__(self, when: datetime) -> tuple[str, bytes]:
+        if when.tzinfo is not UTC:
+            when = when.astimezone(UTC)
+        day = when.toordinal()
+        if day != self.day:
+            self.day = day
+            self.day_text = f"{when.year:04d}-{when.month:02d}-{when.day:02d}T"
+            self.day_second = (day - _EPOCH_DAY) * 86_400
+        hour, minute, second = when.hour, when.minute, when.second
+        two = _TWO_DIGITS
+        return (
+            self.day_text + two[hour] + ":" + two[minute] + ":" + two[second] + "Z",
+            (self.day_second + hour * 3600 + minute * 60 + second + (1 << 63)).to_bytes(8, "big"),
+        )
+
+
+_json_string = json.encoder.encode_basestring  # the C encoder canonical_json uses for strings
+
+
+def _json_int(value: Any) -> str:
+    if value is None:
+        return "null"
+    if type(value) is int and value != _NULL_INT:
+        return str(value)
+    raise TypeError(f"an importer gave {value!r} where a whole number was expected")
+
+
+# The message table's columns as _Writer.rows holds them: integers, bound as they are; text,
+# cut from the chunk's blob; then the content key and the leaf, cut from a second blob.
+_INT_COLUMNS = ("id", "deleted", "duration_s", "line", '"offset"')
+_TEXT_COLUMNS = (
+    "kind",
+    "channel",
+    "direction",
+    "thread",
+    "sender_raw",
+    "sender_kind",
+    "sender_platform",
+    "sender_value",
+    "recipients",
+    "sent_at",
+    "local_time",
+    "time_note",
+    "body",
+    "call_type",
+    "raw",
+    "attachments",
+)
+_TEXT_AT = len(_INT_COLUMNS)
+# the text columns that may be NULL, with their bit in a row's NULL mask
+_NULL_BIT = {
+    name: 1 << _TEXT_COLUMNS.index(name)
+    for name in (
+        "thread",
+        "sender_raw",
+        "sender_kind",
+        "sender_platform",
+        "sender_value",
+        "sent_at",
+        "time_note",
+        "body",
+        "call_type",
+    )
+}
+_NULL_THREAD = _NULL_BIT["thread"]
+_NULL_SENDER = (
+    _NULL_BIT["sender_raw"]
+    | _NULL_BIT["sender_kind"]
+    | _NULL_BIT["sender_platform"]
+    | _NULL_BIT["sender_value"]
+)
+_NULL_SENT_AT = _NULL_BIT["sent_at"]
+_NULL_TIME_NOTE = _NULL_BIT["time_note"]
+_NULL_BODY = _NULL_BIT["body"]
+_NULL_CALL_TYPE = _NULL_BIT["call_type"]
+
+
+def _insert_sql(rows: int) -> str:
+    """INSERT ... SELECT for ``rows`` rows. ?1 is the chunk's text, UTF-8, as a blob; ?2 the
+    source, ?3 the batch's log entry; ?4 the rows' content keys and leaves, 64 bytes a row;
+    ?5 the first row's id; ?6 ``_NULL_INT``. Each row then gives its integer columns, a
+    bit mask of its NULL text columns, and where in ?1 its text starts and each of its text
+    columns ends (the next one's start)."""
+    per_row = _TEXT_AT + 2 + len(_TEXT_COLUMNS)
+    mask = _TEXT_AT + 1  # the VALUES column with the NULL mask; then the bounds
+    names = ["id", "source_id", "batch_seq", *_INT_COLUMNS[1:], *_TEXT_COLUMNS, "dedupe", "leaf"]
+    select = ["column1", "?2", "?3", "column2"]  # id, source, batch, deleted
+    select += [f"nullif(column{c}, ?6)" for c in range(3, _TEXT_AT + 1)]
+    for i, name in enumerate(_TEXT_COLUMNS):
+        start, end = f"column{mask + 1 + i}", f"column{mask + 2 + i}"
+        text = f"CAST(substr(?1, {start}, {end} - {start}) AS TEXT)"
+        if _NULL_BIT.get(name):
+            text = f"CASE WHEN column{mask} & {_NULL_BIT[name]} THEN NULL ELSE {text} END"
+        select.append(text)
+    select += [
+        "substr(?4, (column1 - ?5) * 64 + 1, 32)",
+        "substr(?4, (column1 - ?5) * 64 + 33, 32)",
+    ]
+    values = ", ".join(
+        "(" + ", ".join(f"?{7 + r * per_row + c}" for c in range(per_row)) + ")"
+        for r in range(rows)
+    )
+    return (
+        f"INSERT INTO message ({', '.join(names)}) SELECT {', '.join(select)} "
+        f"FROM (VALUES {values})"
+    )
 
 
 RECORD_FIELDS = (
@@ -520,8 +862,9 @@ def message_record(
     raw: dict[str, Any],
     fields: dict[str, Any],
 ) -> dict[str, Any]:
-    """The record a message's leaf hash covers. The importer builds it from an item, verify
-    from the stored row: both must give the same record."""
+    """The record a message's leaf hash covers, as verify builds it from the stored row. The
+    importer writes the same record out by hand, from the item (see ``_Writer._store``):
+    both must give the same canonical JSON, byte for byte."""
     return {
         "id": message_id,
         "source": source_id,
@@ -545,22 +888,24 @@ def find_source(conn: Connection, sha256: bytes) -> Any:
 
 def run(
     conn: Connection,
-    path: Path,
+    source: Source,
     options: Options,
     *,
     sha256: bytes,
     importer: Importer,
     name: str,
     progress: Progress | None = None,
+    stored: blobs.StoredBlob | None = None,
 ) -> Summary:
-    """Import ``path`` inside the caller's write transaction."""
+    """Import ``source`` inside the caller's write transaction. ``stored`` is the original,
+    when it is already in the store (an upload); otherwise it is stored here first."""
     summary = Summary(
         file=name,
         importer=importer.name,
         importer_label=importer.label,
         importer_version=importer.version,
     )
-    size = path.stat().st_size
+    size = source.size
 
     items_read = [0]
 
@@ -571,8 +916,9 @@ def run(
 
         return inner
 
-    with path.open("rb") as f:
-        stored = blobs.put_stream(conn, f, progress=report("Keeping the original"))
+    if stored is None:
+        with source.open() as f:
+            stored = blobs.put_stream(conn, f, progress=report("Keeping the original"))
     if stored.sha256 != sha256:
         raise ImportFormatError(
             f"{name} changed while Docket was reading it.",
@@ -582,7 +928,7 @@ def run(
         )
     raw = log.raw_connection(conn)
     source_id = int(raw.execute("SELECT coalesce(max(id), 0) + 1 FROM source").fetchone()[0])
-    opts = {
+    opts: dict[str, Any] = {
         "timezone": options.timezone,
         "region": options.region,
         "day_first": options.day_first,
@@ -590,6 +936,8 @@ def run(
         "person": options.person_id,
         "partial": options.partial,
     }
+    if options.mapping:
+        opts["mapping"] = [list(pair) for pair in options.mapping]
     e = log.append(
         conn,
         type="source.imported",
@@ -623,9 +971,13 @@ def run(
     summary.source_id = source_id
     writer = _Writer(conn, source_id, options, summary)
     context = Context(
-        timezone=options.timezone, region=options.region, day_first=options.day_first, name=name
+        timezone=options.timezone,
+        region=options.region,
+        day_first=options.day_first,
+        name=name,
+        mapping=options.mapping,
     )
-    tracked = _TrackedSource(path)
+    tracked = _TrackedSource(source.path, source.opener, source.length)
     reading = report("Importing")
     read = 0
     collecting = gc.isenabled()
@@ -729,6 +1081,8 @@ def _people(
             "raw": writer.unknown_raw[key],
             "identifier": _identifier(key, writer.unknown_raw[key]).label(),
             "kind": key[0],
+            "platform": key[1],
+            "value": key[2],
             "messages": count,
         }
         for key, count in unknown
