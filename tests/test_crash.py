@@ -81,6 +81,13 @@ def test_sigkill_during_writes(diary_path: Path, cli_env: dict[str, str]) -> Non
 
 def test_sigkill_during_cli_add(diary_path: Path, cli_env: dict[str, str]) -> None:
     run_cli(["init"], cli_env, check=True)
+    # how long one whole `docket add` takes on this machine now, so the kills land before,
+    # during and after the write however loaded the machine is
+    started = time.monotonic()
+    run_cli(
+        ["add", "-c", "CON", "--occurred", "01/11/2026 09:00", "-d", "timing"], cli_env, check=True
+    )
+    whole = time.monotonic() - started
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     acked: dict[int, str] = {}
     for rnd in range(15):
@@ -109,7 +116,7 @@ def test_sigkill_during_cli_add(diary_path: Path, cli_env: dict[str, str]) -> No
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(0.3 + rng.random() * 1.5)
+        time.sleep(whole * (0.2 + rng.random() * 2.3))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
         if out.strip():
