@@ -865,3 +865,23 @@ def test_items_are_the_same_from_a_zip_and_alone(tmp_path: Path) -> None:
         z, attachments=(), offset=None, raw={}
     )
     assert a.raw == {k: v for k, v in z.raw.items() if k not in strip}
+
+
+def test_a_single_pictures_file_date_is_compared_with_its_capture_time(tmp_path: Path) -> None:
+    taken = picture(exif={0x9003: "2024:07:01 12:00:00"})
+    item, warnings = one(tmp_path, "a.jpg", taken, modified=datetime(2024, 7, 1, 18, 0))
+    assert warnings == [] and item.raw["file_date"] == "2024-07-01 18:00:00"
+    item, warnings = one(tmp_path, "b.jpg", taken, modified=datetime(2025, 1, 9, 8, 0))
+    assert warnings == ["capture_time_differs"]
+    assert item.sent_at == utc(2024, 7, 1, 11)  # the time inside the picture is the one used
+
+
+def test_the_pipeline_passes_the_files_date(tmp_path: Path) -> None:
+    import os
+
+    path = write(tmp_path, "IMG_1.jpg", picture(exif={0x9003: "2024:07:01 12:00:00"}))
+    stamp = datetime(2025, 3, 1, 9, 0, tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    with Diary.create(tmp_path / "d.docket", "kettle orbit maple drum") as d:
+        summary = d.import_file(path)
+    assert [w["code"] for w in summary.warnings] == ["capture_time_differs"]

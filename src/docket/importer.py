@@ -9,7 +9,8 @@ killed, leaves the diary as it was, and running it again starts afresh.
 Re-importing a file already imported adds nothing. A later export of the same chat adds only
 what is new: each message has a content key (sender, time, the text as it would appear in any
 export of the chat, and how many identical messages came before it at that time), so the
-same message from two exports is stored once.
+same message from two exports is stored once. Keys begin with the second the message was
+sent, so a batch whose span of time the diary holds nothing in is settled with one query.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from docket.importers.base import (
 from docket.ledger import log, merkle
 from docket.model import identifiers, media
 from docket.model.identifiers import Identifier
+from docket.model.timeparse import zone
 from docket.records import get_meta, get_person, update_person
 from docket.store import blobs
 from docket.store.schema import meta
@@ -886,6 +888,17 @@ def find_source(conn: Connection, sha256: bytes) -> Any:
     ).first()
 
 
+def _modified(source: Source, timezone: str) -> datetime | None:
+    """The file's modification time on the exporting device's clock, for a file on disk."""
+    if source.path is None:
+        return None
+    try:
+        stamp = source.path.stat().st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(stamp, UTC).astimezone(zone(timezone)).replace(tzinfo=None)
+
+
 def run(
     conn: Connection,
     source: Source,
@@ -976,6 +989,7 @@ def run(
         day_first=options.day_first,
         name=name,
         mapping=options.mapping,
+        modified=_modified(source, options.timezone),
     )
     tracked = _TrackedSource(source.path, source.opener, source.length)
     reading = report("Importing")

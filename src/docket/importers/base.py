@@ -115,6 +115,9 @@ class Context:
     name: str = ""  # the file's name as the user has it (its folder is not kept)
     # for formats whose columns the user names (the mapped CSV importer): field -> column
     mapping: tuple[tuple[str, str], ...] = ()
+    # the file's modification time as the exporting device's wall clock (naive), when known
+    # (a file on disk; not an upload), to compare with times recorded inside the file
+    modified: datetime | None = None
 
 
 @dataclass(frozen=True)

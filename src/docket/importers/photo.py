@@ -25,8 +25,8 @@ How it reads a picture (``shared/research/formats.md`` §6):
   (videos, recordings, PDFs) are kept as ``channel="file"`` items exactly as the ``file``
   importer would keep them; anything else is listed in one warning (the whole zip is stored by
   the pipeline anyway). The zip's limits are those of the WhatsApp importer. A member's zip
-  date is compared with its capture time (``capture_time_differs``); for a single picture
-  Docket is not told the file's dates, so no comparison is made.
+  date is compared with its capture time (``capture_time_differs``), and so is a single
+  picture's modification date when the pipeline knows it (a file on disk, not an upload).
 * ``match_body`` is ``"sha256:<hex>"`` of the bytes: two pictures taken in the same second
   are never one item, and the same picture in two imports is recognised as the same.
 """
@@ -727,6 +727,20 @@ class Photo(Importer):
         ext_type = EXTENSION_TYPES.get(extension_of(name), "")
         if ext_type and not same_kind(ext_type, media_type):
             meta.warnings.append(_mismatch(name, ext_type, media_type))
+        modified = context.modified
+        if meta.naive is not None and modified is not None:
+            meta.raw["file_date"] = modified.strftime("%Y-%m-%d %H:%M:%S")
+            if abs(modified - meta.naive) > timedelta(days=1):
+                meta.warnings.append(
+                    ImportWarning(
+                        "capture_time_differs",
+                        f"{_where(name)} says it was taken on {_say(meta.naive)}, but the file "
+                        f"is dated {_say(modified)}. Files get new dates whenever they are "
+                        "copied, downloaded or sent, so this is common and not on its own a "
+                        "sign that anything is wrong; Docket uses the time stored inside the "
+                        "picture.",
+                    )
+                )
         yield from meta.warnings
         chunks = file_chunks(source)
         key, _ = content_key(chunks())
