@@ -408,3 +408,20 @@ def test_uploads_and_imports_leave_no_plaintext_anywhere(cli_env, tmp_path, diar
     assert diary_path in written
     for path in written:
         assert marker.encode() not in path.read_bytes(), path
+
+
+def test_a_file_with_a_name_in_any_script_downloads(client) -> None:  # type: ignore[no-untyped-def]
+    n = add_incident(client, description="a note")
+    token = csrf_of(client.get(f"/incidents/{n}").text)
+    name = 'фото "двери" 😟.pdf'
+    r = client.post(
+        f"/incidents/{n}/files?csrf={token}",
+        files={"file": (name, b"%PDF-1.4 a document", "application/pdf")},
+    )
+    assert r.status_code == 303
+    link = re.search(r'href="(/files/\d+)\?download=1"', client.get(f"/incidents/{n}").text)
+    got = client.get(link.group(1) + "?download=1")  # type: ignore[union-attr]
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 a document"
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith("attachment; filename=")
+    assert "filename*=UTF-8''%D1%84%D0%BE%D1%82%D0%BE" in disposition

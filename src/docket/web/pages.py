@@ -8,7 +8,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -444,9 +444,13 @@ def file_download(request: Request, attachment_id: int) -> Response:
         pieces = list(diary.iter_attachment(attachment_id)) if view.size <= 64 << 20 else None
     media_type = view.data.media_type if view.data else "application/octet-stream"
     inline = media_type in INLINE_IMAGES and request.query_params.get("download") != "1"
-    name = (view.data.name if view.data else f"file-{attachment_id}").replace('"', "")
+    name = view.data.name if view.data else f"file-{attachment_id}"
+    # an ASCII fallback and the real name (RFC 6266/5987): headers cannot carry other text
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    disposition = "inline" if inline else "attachment"
     headers = {
-        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+        "Content-Disposition": f'{disposition}; filename="{fallback}"; '
+        f"filename*=UTF-8''{quote(name, safe='')}",
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     if pieces is None:
