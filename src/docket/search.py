@@ -101,26 +101,17 @@ def search(conn: Connection, text: str, *, limit: int = 50) -> tuple[list[Hit], 
         return [], [], 0
     raw = log.raw_connection(conn)
     snippet = f"snippet({{t}}, 0, '{MARK_START}', '{MARK_END}', '…', 16)"
-    ids = [
-        r[0]
+    # FTS5 hands back matches in rowid order itself, so LIMIT stops it early: no sort
+    messages = [
+        Hit("message", r[0], r[1], r[2])
         for r in raw.execute(
-            "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+            f"SELECT m.id, m.sent_at, {snippet.format(t='message_fts')} FROM message_fts "
+            "JOIN message m ON m.id = message_fts.rowid WHERE message_fts MATCH ? "
+            "ORDER BY message_fts.rowid DESC LIMIT ?",
             (query, limit),
         )
     ]
-    messages = []
-    if ids:
-        marks = ", ".join("?" * len(ids))
-        messages = [
-            Hit("message", r[0], r[1], r[2])
-            for r in raw.execute(
-                f"SELECT m.id, m.sent_at, {snippet.format(t='message_fts')} FROM message_fts "
-                f"JOIN message m ON m.id = message_fts.rowid WHERE message_fts MATCH ? "
-                f"AND message_fts.rowid IN ({marks}) ORDER BY m.id DESC",
-                (query, *ids),
-            )
-        ]
-    total = len(ids)
+    total = len(messages)
     if total == limit:
         total = int(
             raw.execute(
