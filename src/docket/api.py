@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -386,10 +385,7 @@ class Diary:
             if person is not None:
                 records.get_person(conn, person)
         if earlier is not None:
-            done = importer.Summary(file=shown, source_id=earlier.id)
-            done.already_imported_at = earlier.imported_at
-            done.duplicates = int(json.loads(earlier.summary).get("added", 0))
-            return done
+            return importer.Summary.already(shown, earlier)
         source = importer.Source(file)
         chosen = importer.choose(importer.Probe.of(source, shown), format)
         options = self._import_options(format, person, me, timezone, day_first, partial, mapping)
@@ -470,10 +466,7 @@ class Diary:
                     stored=stored,
                 )
         except _AlreadyImported as already:
-            done = importer.Summary(file=name, source_id=already.source.id)
-            done.already_imported_at = already.source.imported_at
-            done.duplicates = int(json.loads(already.source.summary).get("added", 0))
-            return done
+            return importer.Summary.already(name, already.source)
 
     def messages(
         self,

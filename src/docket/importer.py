@@ -126,6 +126,14 @@ class Summary:
     linked: str | None = None
     not_linked_reason: str | None = None
 
+    @classmethod
+    def already(cls, name: str, source: Any) -> Summary:
+        """The summary for a file imported before (``source`` is its row): nothing added."""
+        done = cls(file=name, source_id=source.id)
+        done.already_imported_at = source.imported_at
+        done.duplicates = int(json.loads(source.summary).get("added", 0))
+        return done
+
     def as_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
@@ -160,8 +168,7 @@ def choose(probe: Probe, name: str | None) -> Importer:
         )
     scored = sorted(((-imp.score(probe), i, imp) for i, imp in enumerate(importers)))
     best_score, _, best = -scored[0][0], scored[0][1], scored[0][2]
-    # no export claims it: a photo, recording or document is still taken as evidence
-    if best_score < 0.3 and not (best.name == "file" and best_score > 0):
+    if best_score < best.confident_at:
         raise UnknownFormat(
             f"Docket does not recognise {probe.name!r} as an export it can read.",
             cause="It does not look like any of the formats Docket reads, or it may be damaged.",

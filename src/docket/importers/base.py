@@ -179,6 +179,8 @@ class Importer:
     name: ClassVar[str]
     version: ClassVar[str]
     label: ClassVar[str]  # for people: "WhatsApp chat export"
+    # the lowest score at which the importer is chosen without --format
+    confident_at: ClassVar[float] = 0.3
 
     def score(self, probe: Probe) -> float:
         """How sure this importer is that it can read the file: 0 (no) to 1 (certain)."""

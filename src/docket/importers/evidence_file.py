@@ -534,6 +534,8 @@ class EvidenceFile(Importer):
     name = "file"
     version = "1"
     label = "Any other file (PDF, recording, video, document)"
+    # when no export claims a file, a recognised photo, recording or document is evidence
+    confident_at = 0.1
 
     def score(self, probe: Probe) -> float:
         if probe.size == 0:
