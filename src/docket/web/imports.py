@@ -5,6 +5,7 @@ as the command line, and a form to say who each unknown sender is."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from typing import Any, BinaryIO
@@ -67,9 +68,6 @@ async def import_upload(request: Request) -> Response:
             job.summary = summary.as_json()
         except DocketError as exc:
             job.error = exc.as_dict()
-            # the rest of the upload is read and dropped, so the browser sees the page
-            while stream.read(1 << 20):
-                pass
         except Exception as exc:
             job.error = {
                 "code": "unexpected",
@@ -78,9 +76,12 @@ async def import_upload(request: Request) -> Response:
                 "hint": "Please try again. If it happens again, the file may need a newer "
                 "version of Docket.",
             }
-            while stream.read(1 << 20):
-                pass
         finally:
+            # after a failure, the rest of the upload is read and dropped, so the browser
+            # gets its answer (after success there is nothing left to read)
+            with contextlib.suppress(uploads.UploadError):
+                while stream.read(1 << 20):
+                    pass
             job.finished = True
 
     await uploads.receive_file(request, "file", run, wait_for_store=False)

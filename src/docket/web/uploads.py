@@ -124,8 +124,6 @@ async def receive_file(
     def on_part_end() -> None:
         if not state["file"] and state["name"]:
             got.fields[state["name"]] = state["value"].decode("utf-8", "replace")
-        elif state["file"]:
-            state["ended"] = True
         state["name"] = None
 
     callbacks: Any = {
