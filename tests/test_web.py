@@ -425,3 +425,90 @@ def test_a_file_with_a_name_in_any_script_downloads(client) -> None:  # type: ig
     disposition = got.headers["content-disposition"]
     assert disposition.startswith("attachment; filename=")
     assert "filename*=UTF-8''%D1%84%D0%BE%D1%82%D0%BE" in disposition
+
+
+def test_pattern_page_shows_findings_with_links_and_no_score(client, server) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/people/new")
+    r = client.post(
+        "/people",
+        data={"csrf": csrf_of(page.text), "name": "Alex", "role": "responsible",
+              "relationship": "ex_partner", "phones": "07700 900123"},
+    )  # fmt: skip
+    assert r.status_code == 303
+    first = add_incident(
+        client, occurred="2026-09-01T19:00", description="Sent flowers", people="1"
+    )
+    threat = add_incident(
+        client,
+        category="THR",
+        occurred="2026-10-20T22:00",
+        description="He said he would kill me",
+        people="1",
+    )
+    page = client.get("/pattern")
+    assert page.status_code == 200
+    text = page.text
+    assert "“Threats” was first recorded on 20 October 2026" in text
+    assert f'href="/incidents/{threat}"' in text and f'href="/incidents/{first}"' in text
+    assert "kill me" in text  # the matched words are shown
+    assert "Alex: 2 incidents recorded on 2 different days." in text
+    assert "Police and prosecutors decide" in text or "police and prosecutors decide" in text
+    assert 'class="chart heatmap"' in text and "<title>" in text
+    for word in ("score", "risk level", "high risk"):
+        assert word not in text.lower().replace("does not give a score", "")
+    assert "999" in text
+
+
+def test_orders_and_checklist_pages_keep_what_is_entered(client, server) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/orders")
+    assert "Restraining order" in page.text
+    token = csrf_of(page.text)
+    bad = client.post("/orders", data={"csrf": token, "type": "restraining_order", "made_on": ""})
+    assert bad.status_code == 400 and "the day the order was made" in bad.text
+    r = client.post(
+        "/orders",
+        data={"csrf": token, "type": "restraining_order", "made_on": "2026-03-01",
+              "terms": "No contact <b>at all</b>"},
+    )  # fmt: skip
+    assert r.status_code == 303
+    page = client.get("/orders")
+    assert (
+        "made on 01 March 2026" in page.text and "No contact &lt;b&gt;at all&lt;/b&gt;" in page.text
+    )
+    edit = client.get("/orders/1/edit")
+    r = client.post(
+        "/orders/1/edit",
+        data={"csrf": csrf_of(edit.text), "type": "restraining_order", "made_on": "2026-03-02",
+              "reason": ""},
+    )  # fmt: skip
+    assert r.status_code == 400 and "needs a reason" in r.text
+    r = client.post(
+        "/orders/1/edit",
+        data={"csrf": csrf_of(edit.text), "type": "restraining_order", "made_on": "2026-03-02",
+              "reason": "Wrong day"},
+    )  # fmt: skip
+    assert r.status_code == 303
+    with server.state.diary() as diary:
+        assert diary.order(1).version == 2
+
+    page = client.get("/checklist")
+    assert "Several of these are linked in research to serious harm" in page.text
+    assert "0808 802 0300" in page.text
+    token = csrf_of(page.text)
+    r = client.post(
+        "/checklist",
+        data={"csrf": token, "q_threats": "yes", "d_threats": "About my brother", "q_fear": "",
+              "q_weapons": "nonsense"},
+    )  # fmt: skip
+    assert r.status_code == 400 and "not an answer" in r.text
+    r = client.post(
+        "/checklist",
+        data={"csrf": token, "q_threats": "yes", "d_threats": "About my brother"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/checklist?saved=1"
+    page = client.get("/checklist?saved=1")
+    assert "Your answers are kept in the diary" in page.text and "About my brother" in page.text
+    assert 'value="yes" checked' in page.text
+    with server.state.diary() as diary:
+        assert diary.checklist().data.answer("threats").details == "About my brother"  # type: ignore[union-attr]
+        assert diary.verify().ok

@@ -266,6 +266,9 @@ def test_every_main_page_is_accessible_and_is_photographed(browser, tmp_path) ->
                 "person": f"/people/{person}",
                 "import": "/import",
                 "verify": "/verify",
+                "pattern": "/pattern",
+                "checklist": "/checklist",
+                "orders": "/orders",
             }
             for name, url in pages.items():
                 page.goto(url)  # type: ignore[attr-defined]

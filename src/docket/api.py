@@ -12,7 +12,7 @@ import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, cast
@@ -20,7 +20,18 @@ from typing import Any, BinaryIO, cast
 from cryptography import x509
 from sqlalchemy import Connection
 
-from docket import __version__, importer, integrity, records, search, timeline
+from docket import (
+    __version__,
+    analysis,
+    importer,
+    integrity,
+    log_records,
+    records,
+    search,
+    timeline,
+)
+from docket.analysis import Analysis
+from docket.checklist import ChecklistData
 from docket.errors import (
     AttachmentNotFound,
     DiaryExists,
@@ -37,7 +48,7 @@ from docket.ledger import log, timestamp
 from docket.ledger.note import Verifier
 from docket.model import forms, identifiers, media, timeparse
 from docket.model.identifiers import Identifier
-from docket.model.records import IncidentData, PersonData
+from docket.model.records import IncidentData, OrderData, PersonData
 from docket.model.views import AttachmentView, IncidentView, PersonView, Summary, VersionView
 from docket.records import IncidentFilter
 from docket.store import blobs
@@ -281,6 +292,67 @@ class Diary:
         with self._file.read() as conn:
             ids = records.person_ids_by_role(conn, "responsible")
         return ids[0] if len(ids) == 1 else None
+
+    # --- orders, the checklist and the pattern -------------------------------------------
+
+    def add_order(self, data: OrderData) -> OrderView:
+        data.validate(self.jurisdiction)
+        with self._write() as conn:
+            records.check_people_exist(conn, data.against)
+            order_id = log_records.next_id(conn, "order")
+            log_records.write(conn, "order", order_id, data.as_record())
+            return _order_view(log_records.get(conn, "order", order_id, **_ORDER))
+
+    def edit_order(self, order_id: int, data: OrderData, reason: str) -> OrderView:
+        reason = _require_reason(reason, "A change")
+        data.validate(self.jurisdiction)
+        with self._write() as conn:
+            before = _order_view(log_records.get(conn, "order", order_id, **_ORDER))
+            if before.data == data:
+                raise NothingToChange(f"Order {order_id} already says that; nothing was changed.")
+            records.check_people_exist(conn, data.against)
+            log_records.write(conn, "order", order_id, data.as_record(), reason=reason)
+            return _order_view(log_records.get(conn, "order", order_id, **_ORDER))
+
+    def order(self, order_id: int) -> OrderView:
+        with self._file.read() as conn:
+            return _order_view(log_records.get(conn, "order", order_id, **_ORDER))
+
+    def orders(self) -> list[OrderView]:
+        with self._file.read() as conn:
+            return [_order_view(r) for r in log_records.all_current(conn, "order")]
+
+    def checklist(self) -> ChecklistView:
+        """The checklist's answers as last saved (none yet: an empty checklist)."""
+        with self._file.read() as conn:
+            rec = log_records.current(conn, "checklist", 1)
+        if rec is None or rec.record is None:
+            return ChecklistView(ChecklistData(()), None, 0)
+        return ChecklistView(ChecklistData.from_record(rec.record), rec.updated_at, rec.version)
+
+    def save_checklist(self, data: ChecklistData) -> ChecklistView:
+        """Keep the answers as a new version; the earlier answers stay in the history."""
+        with self._write() as conn:
+            rec = log_records.current(conn, "checklist", 1)
+            if rec and rec.record is not None and ChecklistData.from_record(rec.record) == data:
+                raise NothingToChange("Those are already your answers; nothing was changed.")
+            log_records.write(
+                conn,
+                "checklist",
+                1,
+                data.as_record(),
+                reason="Answers updated",
+                created_type="answered",
+                edited_type="answered",
+            )
+        return self.checklist()
+
+    def analyse(self, *, as_of: date | None = None, language: str = "en") -> Analysis:
+        """The pattern, as facts and findings (never a verdict, score or level)."""
+        with self._file.read() as conn:
+            return analysis.analyse(
+                conn, self.jurisdiction, self.timezone, as_of=as_of, language_code=language
+            )
 
     # --- evidence files -------------------------------------------------------------------
 
@@ -697,6 +769,41 @@ class Diary:
     def check_file(self) -> list[str]:
         """Page-level checks of the encrypted file (HMAC of every page, SQLite structure)."""
         return self._file.integrity_problems()
+
+
+_ORDER = {"what": "order", "hint": "'docket order list' shows the orders in the diary."}
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderView:
+    id: int
+    version: int
+    recorded_at: str
+    updated_at: str
+    data: OrderData
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "recorded_at": self.recorded_at,
+            "updated_at": self.updated_at,
+            **self.data.as_record(),
+        }
+
+
+def _order_view(rec: log_records.LogRecord) -> OrderView:
+    assert rec.record is not None
+    return OrderView(
+        rec.id, rec.version, rec.recorded_at, rec.updated_at, OrderData.from_record(rec.record)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ChecklistView:
+    data: ChecklistData
+    updated_at: str | None  # None: never answered
+    version: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
-from docket import search
+from docket import log_records, search
 from docket.errors import InputError, RecordNotFound, RecordRedacted
 from docket.ledger import log
 from docket.model.entry import Entry
@@ -528,11 +528,18 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
     Redacting an incident also removes the files attached to it; redacting a file removes
     every attachment with the same bytes, since the bytes are stored once.
     """
-    if kind not in KINDS:
-        raise InputError(f"{kind!r} cannot be removed.", hint="Use incident, person or attachment.")
+    if kind not in KINDS and kind not in log_records.KINDS:
+        raise InputError(
+            f"{kind!r} cannot be removed.",
+            hint="Use " + ", ".join((*KINDS, *log_records.KINDS)) + ".",
+        )
     subjects: list[str] = [f"{kind}/{record_id}"]
     attachment_ids: list[int] = []
-    if kind == "incident":
+    row: Any = None
+    if kind in log_records.KINDS:
+        # kept only in the log: removing purges its entries, and the redaction says so
+        log_records.get(conn, kind, record_id, what=kind, hint="Check the number.")
+    elif kind == "incident":
         row = incident_row(conn, record_id)
         attachment_ids = [
             r.id
@@ -554,7 +561,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         ]
     else:
         row = _person_row(conn, record_id)
-    if row.redacted:
+    if row is not None and row.redacted:
         raise _redacted(kind, record_id, None)
     subjects += [f"attachment/{a}" for a in attachment_ids if f"attachment/{a}" not in subjects]
     seq = log.size(conn)

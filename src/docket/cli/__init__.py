@@ -20,6 +20,7 @@ from docket.cli import (
     import_cmds,
     incident_cmds,
     ledger_cmds,
+    pattern_cmds,
     people_cmds,
     render,
     web_cmds,
@@ -77,8 +78,8 @@ def report_error(exc: DocketError, *, as_json: bool) -> None:
 def cli(ctx: click.Context, diary: Path | None, passphrase_file: Path | None) -> None:
     """Docket: a private, encrypted diary of stalking and harassment, kept on your computer.
 
-    In an emergency call 999. National Stalking Helpline: 0808 802 0300.
-    Docket is not legal advice.
+    In an emergency call 999 (UK) or 911 (US). National Stalking Helpline (England and
+    Wales): 0808 802 0300. Docket is not legal advice.
     """
     try:
         settings = Settings.resolve(flags={"diary": str(diary) if diary else None})
@@ -94,6 +95,7 @@ for module in (
     people_cmds,
     evidence_cmds,
     import_cmds,
+    pattern_cmds,
     ledger_cmds,
     web_cmds,
 ):

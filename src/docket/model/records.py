@@ -329,3 +329,65 @@ class AttachmentData:
             obtained=r.get("obtained", ""),
             note=r.get("note", ""),
         )
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """A court order or bail conditions protecting the person: what kind (from the
+    jurisdiction's list), when it was made and ends, whom it is against, and its terms. The
+    analysis counts what was recorded after it was made."""
+
+    type: str  # a jurisdiction's order code, e.g. "restraining_order"
+    made_on: date
+    ends_on: date | None = None
+    against: tuple[int, ...] = ()  # register ids of the people it is against
+    terms: str = ""  # e.g. "not to contact me directly or indirectly; not to enter Park Road"
+    reference: str = ""  # case number
+    court: str = ""
+    notes: str = ""
+
+    def as_record(self) -> Record:
+        return _compact(
+            {
+                "type": self.type,
+                "made_on": self.made_on.isoformat(),
+                "ends_on": self.ends_on.isoformat() if self.ends_on else None,
+                "against": list(self.against),
+                "terms": self.terms,
+                "reference": self.reference,
+                "court": self.court,
+                "notes": self.notes,
+            }
+        )
+
+    @classmethod
+    def from_record(cls, r: Record) -> OrderData:
+        return cls(
+            type=r["type"],
+            made_on=date.fromisoformat(r["made_on"]),
+            ends_on=date.fromisoformat(r["ends_on"]) if r.get("ends_on") else None,
+            against=tuple(int(p) for p in r.get("against", ())),
+            terms=r.get("terms", ""),
+            reference=r.get("reference", ""),
+            court=r.get("court", ""),
+            notes=r.get("notes", ""),
+        )
+
+    def in_force_on(self, day: date) -> bool:
+        return self.made_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+    def validate(self, jurisdiction: Jurisdiction) -> None:
+        known = [o.code for o in jurisdiction.orders]
+        if self.type not in known:
+            listed = "; ".join(f"{o.code} ({o.name})" for o in jurisdiction.orders)
+            raise UnknownChoice(
+                f"{self.type!r} is not a kind of order Docket knows for {jurisdiction.short_name}.",
+                hint=f"Use one of: {listed}.",
+                details={"valid": known},
+            )
+        if self.ends_on is not None and self.ends_on < self.made_on:
+            raise InvalidDate(
+                "The order ends before it was made.",
+                hint="Check the dates: the end date must be the same as or after the date "
+                "it was made.",
+            )

@@ -265,9 +265,10 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         session(request)
         return Response(status_code=204)
 
-    from docket.web import imports, pages
+    from docket.web import imports, pages, pattern
 
     app.include_router(pages.router)
+    app.include_router(pattern.router)
     app.include_router(imports.router)
     return app
 

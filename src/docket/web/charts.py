@@ -76,3 +76,38 @@ def bars(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
         )
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text above is escaped
+
+
+def heatmap(grid: Sequence[Sequence[int]], rows: Sequence[str], *, title: str) -> Markup:
+    """A grid of cells (weekday by hour), each shaded in one of five calm steps by its share of
+    the busiest cell, with its count on hover and every non-empty cell listed in the
+    description for screen readers."""
+    cell, left, top = 22, 40, 22
+    cols = max((len(r) for r in grid), default=0)
+    width, height = left + cols * cell + 4, top + len(grid) * cell + 4
+    peak = max([v for r in grid for v in r] + [1])
+    listed = [
+        f"{rows[d]} {h:02d}:00: {v}" for d, r in enumerate(grid) for h, v in enumerate(r) if v
+    ]
+    svg = _open(width, height, title, "; ".join(listed) or "Nothing recorded.")
+    out = [svg.replace('class="chart"', 'class="chart heatmap"', 1)]
+    for h in range(0, cols, 3):
+        out.append(
+            f'<text class="chart-label" x="{left + h * cell + cell / 2:.0f}" y="{top - 8}" '
+            f'text-anchor="middle">{h:02d}</text>'
+        )
+    for d, r in enumerate(grid):
+        y = top + d * cell
+        out.append(
+            f'<text class="chart-label" x="{left - 6}" y="{y + 15}" text-anchor="end">'
+            f"{escape(rows[d][:3])}</text>"
+        )
+        for h, v in enumerate(r):
+            step = 0 if v == 0 else 1 + min(3, int(4 * v / (peak + 1)))
+            out.append(
+                f'<rect class="heat heat-{step}" x="{left + h * cell}" y="{y}" '
+                f'width="{cell - 2}" height="{cell - 2}"><title>{escape(rows[d])} '
+                f"{h:02d}:00–{h:02d}:59: {v}</title></rect>"
+            )
+    out.append("</svg>")
+    return Markup("".join(out))  # noqa: S704 - every text above is escaped

@@ -1,5 +1,5 @@
-"""The demo diary (``docket serve --demo``): a few weeks of made-up incidents, two people and
-an imported WhatsApp chat, dated up to yesterday so the overview looks as it would in use.
+"""The demo diary (``docket serve --demo``): a few weeks of made-up incidents, two people, an
+imported WhatsApp chat, a court order and a few checklist answers, dated up to yesterday so the overview looks as it would in use.
 Every name, number and event in it is fictional."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from docket.api import Diary
 from docket.model import forms, identifiers
-from docket.model.records import PersonData
+from docket.checklist import Answer, ChecklistData
+from docket.model.records import OrderData, PersonData
 
 PASSPHRASE = "demo diary only"  # noqa: S105 - the demo diary is made up, and says so
 ZONE = "Europe/London"
@@ -222,4 +223,22 @@ def build(path: Path) -> str:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 chat.unlink()
+        diary.add_order(
+            OrderData(
+                "non_molestation_order",
+                (today - timedelta(days=20)).date(),
+                against=(jordan.id,),
+                terms="Not to contact Alex directly or indirectly, or to go to Park Road.",
+                court="Family Court (fictional)",
+            )
+        )
+        diary.save_checklist(
+            ChecklistData.build(
+                {
+                    "fear": Answer("quite"),
+                    "relationship": Answer("yes", "Together for three years (fictional)."),
+                    "turning_up": Answer("weekly"),
+                }
+            )
+        )
     return PASSPHRASE

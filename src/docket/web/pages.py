@@ -393,6 +393,11 @@ def _describe(diary: Diary, kind: str, record_id: int) -> str:
     if kind == "person":
         p = diary.person(record_id)
         return f"{p.data.name if p.data else 'person ' + str(record_id)} from the register"
+    if kind == "order":
+        o = diary.order(record_id)
+        kind_of = diary.jurisdiction.order_type(o.data.type)
+        name = kind_of.name if kind_of else o.data.type
+        return f"the {name.lower()} made on {o.data.made_on:%d %B %Y}"
     raise InputError(f"{kind!r} cannot be removed.")
 
 
@@ -412,7 +417,9 @@ async def remove(request: Request, kind: str, record_id: int) -> Response:
         except InputError as exc:
             ctx = {"kind": kind, "id": record_id, "what": what, "error": exc}
             return render(request, "remove.html", ctx, 400)
-    back = {"incident": f"/incidents/{record_id}", "person": "/people"}.get(kind, "/incidents")
+    back = {"incident": f"/incidents/{record_id}", "person": "/people", "order": "/orders"}.get(
+        kind, "/incidents"
+    )
     return redirect(back, request)
 
 
