@@ -512,3 +512,21 @@ def test_orders_and_checklist_pages_keep_what_is_entered(client, server) -> None
     with server.state.diary() as diary:
         assert diary.checklist().data.answer("threats").details == "About my brother"  # type: ignore[union-attr]
         assert diary.verify().ok
+
+
+def test_a_diary_created_for_scotland_speaks_for_scotland(server, diary_path) -> None:  # type: ignore[no-untyped-def]
+    with server.client() as c:
+        page = c.get("/create")
+        assert '<option value="scotland"' in page.text
+        data = {"csrf": csrf_of(page.text), "passphrase": PASSPHRASE, "again": PASSPHRASE,
+                "understood": "yes"}  # fmt: skip
+        bad = c.post("/create", data={**data, "jurisdiction": "atlantis"})
+        assert bad.status_code == 400 and not diary_path.exists()
+        r = c.post("/create", data={**data, "jurisdiction": "scotland"})
+        assert r.status_code == 303
+        home = c.get("/")
+        assert "Victim Support Scotland" in home.text and "0808 802 0300" not in home.text
+        checklist = c.get("/checklist")
+        assert "0800 160 1985" in checklist.text
+    with Diary.open(diary_path, PASSPHRASE) as d:
+        assert d.jurisdiction.id == "scotland"

@@ -23,11 +23,13 @@ from docket.errors import (
     DiaryExists,
     DiaryNotFound,
     DocketError,
+    JurisdictionError,
     PassphraseRejected,
     RecordNotFound,
     WrongPassphrase,
 )
 from docket.jurisdictions import Jurisdiction
+from docket.jurisdictions import available as available_jurisdictions
 from docket.jurisdictions import load as load_jurisdiction
 from docket.store.keys import check_new_passphrase
 from docket.web import security, strength
@@ -188,7 +190,14 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
     def create_page(request: Request) -> Response:
         if settings.diary.exists():
             return redirect("/unlock")
-        return render(request, "create.html", {"diary_path": settings.diary})
+        return render(request, "create.html", _create_context())
+
+    def _create_context() -> dict[str, Any]:
+        return {
+            "diary_path": settings.diary,
+            "places": [load_jurisdiction(j) for j in available_jurisdictions()],
+            "chosen": settings.jurisdiction,
+        }
 
     @app.post("/create/strength")
     async def passphrase_strength(request: Request) -> Response:
@@ -201,8 +210,11 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         fields = await form(request)
         passphrase = str(fields.get("passphrase", ""))
         again = str(fields.get("again", ""))
-        values = {"diary_path": settings.diary}
+        chosen = str(fields.get("jurisdiction", "") or settings.jurisdiction)
+        values = {**_create_context(), "chosen": chosen}
         try:
+            if chosen not in available_jurisdictions():
+                raise JurisdictionError(f"There is no jurisdiction profile called {chosen!r}.")
             check_new_passphrase(passphrase)
             if passphrase != again:
                 raise PassphraseRejected(
@@ -219,11 +231,11 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
                 Diary.create,
                 settings.diary,
                 passphrase,
-                jurisdiction=settings.jurisdiction,
+                jurisdiction=chosen,
                 timezone=settings.timezone,
                 region=settings.region,
             )
-        except (PassphraseRejected, DiaryExists) as exc:
+        except (PassphraseRejected, DiaryExists, JurisdictionError) as exc:
             return render(request, "create.html", {**values, "error": exc}, 400)
         return _start(request, diary, "/?welcome=1")
 

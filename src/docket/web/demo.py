@@ -1,6 +1,6 @@
 """The demo diary (``docket serve --demo``): a few weeks of made-up incidents, two people, an
-imported WhatsApp chat, a court order and a few checklist answers, dated up to yesterday so the overview looks as it would in use.
-Every name, number and event in it is fictional."""
+imported WhatsApp chat, a court order and a few checklist answers, dated up to yesterday so
+the overview looks as it would in use. Every name, number and event in it is fictional."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from docket.api import Diary
-from docket.model import forms, identifiers
 from docket.checklist import Answer, ChecklistData
+from docket.model import forms, identifiers
 from docket.model.records import OrderData, PersonData
 
 PASSPHRASE = "demo diary only"  # noqa: S105 - the demo diary is made up, and says so
