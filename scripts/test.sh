@@ -4,8 +4,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ROOT"
 # openssl runs the local RFC 3161 timestamp authority the tests talk to on 127.0.0.1;
-# chromium is the browser the web tests drive; npm fetches axe-core for accessibility checks
-apt_install openssl chromium fonts-dejavu-core
+# chromium is the browser the web tests drive; npm fetches axe-core for accessibility checks;
+# pango and DejaVu fonts are what WeasyPrint draws PDF reports with; poppler-utils (pdftoppm)
+# turns report pages into images for the visual checks
+apt_install openssl chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 AXE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/docket-test/node"

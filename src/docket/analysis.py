@@ -206,12 +206,32 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _incidents(raw: Any, tz: tzinfo) -> list[_Incident]:
+@dataclass(frozen=True)
+class Period:
+    """The part of the diary analysed: UTC RFC 3339 bounds, start inclusive, end exclusive."""
+
+    start: str | None = None
+    end: str | None = None
+
+    def where(self, column: str) -> tuple[str, list[str]]:
+        clause, args = "", []
+        if self.start:
+            clause += f" AND {column} >= ?"
+            args.append(self.start)
+        if self.end:
+            clause += f" AND {column} < ?"
+            args.append(self.end)
+        return clause, args
+
+
+def _incidents(raw: Any, tz: tzinfo, period: Period) -> list[_Incident]:
     out = []
+    clause, args = period.where("i.occurred_start")
     for iid, start, category, channel, record in raw.execute(
         "SELECT i.id, i.occurred_start, i.category, i.channel, e.record FROM incident i "
-        "JOIN entry e ON e.seq = i.current_seq WHERE NOT i.redacted AND e.record IS NOT NULL "
-        "ORDER BY i.occurred_start, i.id"
+        "JOIN entry e ON e.seq = i.current_seq WHERE NOT i.redacted AND e.record IS NOT NULL"
+        f"{clause} ORDER BY i.occurred_start, i.id",
+        args,
     ):
         r = json.loads(record)
         when = _utc(start)
@@ -294,12 +314,19 @@ class _BurstFinder:
         self.span = int(BURST_WINDOW.total_seconds())
 
     def feed(self, secs: int, mid: int, kind: str, at: str) -> None:
+        """Add the next contact (in time order). The common case — a quiet hour, no burst
+        being built — is an append, a comparison and a length check."""
         w = self.window
-        idx = self.n
+        w.append((self.n, secs, mid, kind, at))
         self.n += 1
-        w.append((idx, secs, mid, kind, at))
         while secs - w[0][1] >= self.span:
             w.popleft()
+        if self.run is not None or len(w) >= BURST_MIN:
+            self._grow()
+
+    def _grow(self) -> None:
+        w = self.window
+        idx, _secs, _mid, _kind, at = w[-1]
         run = self.run
         if run is not None and w[0][0] > run["last"]:  # no window can join it any more
             self._close()
@@ -344,18 +371,19 @@ class _BurstFinder:
         return self.found
 
 
-def _contacts(raw: Any, person: _Person, fine: bool) -> _Contacts:
+def _contacts(raw: Any, person: _Person, fine: bool, period: Period) -> _Contacts:
     """One pass over the person's contacts, in time order, read from the sender index (one
     cursor per number, address or account, merged): buckets, channels and bursts together.
     This loop runs once per contact, so it is kept to plain integer work."""
     width = 60 if fine else 3600
     out = _Contacts()
     finder = _BurstFinder(person)
+    clause, args = period.where("sent_at")
     cursors = [
         raw.execute(
             f"SELECT unixepoch(sent_at), kind, channel, id, sent_at FROM message "
-            f"WHERE {_CONTACT_WHERE} ORDER BY sent_at",
-            key,
+            f"WHERE {_CONTACT_WHERE}{clause} ORDER BY sent_at",
+            (*key, *args),
         )
         for key in person.keys
         if key[0] != "vehicle"
@@ -464,15 +492,16 @@ def _contact_words(calls: int, messages: int) -> str:
 
 
 def _flag_messages(
-    raw: Any, lexicon: language.Lexicon, owner: dict[tuple[str, str, str], int]
+    raw: Any, lexicon: language.Lexicon, owner: dict[tuple[str, str, str], int], period: Period
 ) -> list[FlagHit]:
     hits: list[FlagHit] = []
     labels = lexicon.labels()
+    clause, args = period.where("m.sent_at")
     for mid, body, sent_at, kind, platform, value in raw.execute(
         "SELECT m.id, m.body, m.sent_at, m.sender_kind, m.sender_platform, m.sender_value "
         "FROM message_fts JOIN message m ON m.id = message_fts.rowid "
-        "WHERE message_fts MATCH ? AND m.direction != 'outgoing' ORDER BY m.id",
-        (lexicon.fts_query(),),
+        f"WHERE message_fts MATCH ? AND m.direction != 'outgoing'{clause} ORDER BY m.id",
+        (lexicon.fts_query(), *args),
     ):
         for match in lexicon.scan(body or ""):
             hits.append(
@@ -499,11 +528,17 @@ def analyse(
     *,
     as_of: date | None = None,
     language_code: str = "en",
+    period: Period | None = None,
 ) -> Analysis:
+    """The pattern in the whole diary, or in ``period``; rates are counted up to ``as_of``
+    (today in the diary's zone, or the period's last day)."""
     raw = log.raw_connection(conn)
     tz = timeparse.zone(timezone)
+    period = period or Period()
     today = as_of or datetime.now(tz).date()
-    incidents = _incidents(raw, tz)
+    if period.end:
+        today = min(today, (_utc(period.end) - timedelta(seconds=1)).astimezone(tz).date())
+    incidents = _incidents(raw, tz, period)
     people = _people(raw)
     responsible = [p for p in people.values() if p.role == "responsible"]
     owner = {key: p.id for p in people.values() for key in p.keys}
@@ -511,7 +546,7 @@ def analyse(
     findings: list[Finding] = []
 
     # contacts from each person responsible, hour by hour
-    contacts = {p.id: _contacts(raw, p, fine) for p in responsible}
+    contacts = {p.id: _contacts(raw, p, fine, period) for p in responsible}
     contact_total = sum(c.total for c in contacts.values())
     message_total = int(raw.execute("SELECT count(*) FROM message").fetchone()[0])
 
@@ -722,7 +757,7 @@ def analyse(
                     inc.people[0] if inc.people else None,
                 )
             )
-    hits += _flag_messages(raw, lexicon, owner)
+    hits += _flag_messages(raw, lexicon, owner, period)
     flag_counts: dict[str, dict[str, int]] = {}
     kept: list[FlagHit] = []
     for code in language.FLAG_CODES:

@@ -347,11 +347,22 @@ class Diary:
             )
         return self.checklist()
 
-    def analyse(self, *, as_of: date | None = None, language: str = "en") -> Analysis:
+    def analyse(
+        self,
+        *,
+        as_of: date | None = None,
+        language: str = "en",
+        period: analysis.Period | None = None,
+    ) -> Analysis:
         """The pattern, as facts and findings (never a verdict, score or level)."""
         with self._file.read() as conn:
             return analysis.analyse(
-                conn, self.jurisdiction, self.timezone, as_of=as_of, language_code=language
+                conn,
+                self.jurisdiction,
+                self.timezone,
+                as_of=as_of,
+                language_code=language,
+                period=period,
             )
 
     # --- evidence files -------------------------------------------------------------------
@@ -687,6 +698,31 @@ class Diary:
         """The verifier key of the diary's signing key, to hand over separately."""
         with self._file.read() as conn:
             return log.verifier(conn)
+
+    def integrity_summary(self) -> dict[str, Any]:
+        """What a report's cover says about the log: its size, the latest checkpoint and its
+        root, the key and its fingerprint, and the trusted timestamps obtained."""
+        with self._file.read() as conn:
+            verifier = log.verifier(conn)
+            cp = log.latest_checkpoint(conn)
+            stamps = [
+                {"size": size, "url": url, "gen_time": gen}
+                for size, url, gen in log.raw_connection(conn).execute(
+                    "SELECT checkpoint_size, url, gen_time FROM timestamp "
+                    "WHERE status = 'granted' ORDER BY checkpoint_size, id"
+                )
+            ]
+            size = log.size(conn)
+        return {
+            "log_size": size,
+            "root_hex": cp.root.hex() if cp else "",
+            "checkpoint": cp.note if cp else "",
+            "checkpoint_size": cp.size if cp else 0,
+            "checkpoint_at": cp.created_at if cp else "",
+            "key": verifier.encode(),
+            "fingerprint": verifier.fingerprint(),
+            "timestamps": stamps,
+        }
 
     def checkpoint(
         self, timestamp_urls: list[str] | None = None, tsa_root_pem: bytes | None = None

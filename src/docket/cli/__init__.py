@@ -23,6 +23,7 @@ from docket.cli import (
     pattern_cmds,
     people_cmds,
     render,
+    report_cmds,
     web_cmds,
 )
 from docket.cli.state import State
@@ -96,6 +97,7 @@ for module in (
     evidence_cmds,
     import_cmds,
     pattern_cmds,
+    report_cmds,
     ledger_cmds,
     web_cmds,
 ):

@@ -1,0 +1,116 @@
+"""The report command: ``docket report --out FILE.pdf|FILE.html`` for police, an advocate or a
+court, with a preview of what it leaves out before anything is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from docket import report
+from docket.cli import render
+from docket.cli.state import State, pass_state
+from docket.errors import InputError
+from docket.model import timeparse
+
+
+def _day(text: str | None, tz: str, what: str) -> object:
+    if not text:
+        return None
+    try:
+        return timeparse.parse(text, tz).value.date()
+    except InputError as exc:
+        exc.message = f"{what}: {exc.message}"
+        raise
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("report")
+    @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False),
+                  help="Where to write it: a name ending .pdf or .html.")  # fmt: skip
+    @click.option("--audience", type=click.Choice(list(report.AUDIENCES)), default="police",
+                  show_default=True)  # fmt: skip
+    @click.option("--from", "start", help="The first day to include, e.g. 01/03/2026.")
+    @click.option("--to", "end", help="The last day to include.")
+    @click.option("--name", "prepared_by", default="", help="A name or reference for the cover.")
+    @click.option("--include-private-places", is_flag=True, help="Show places marked private.")
+    @click.option("--include-witness-contacts", is_flag=True, help="Show witnesses' contacts.")
+    @click.option("--include-private-notes", is_flag=True, help="Show your private notes.")
+    @click.option("--without-checklist", is_flag=True, help="Leave out your checklist answers.")
+    @click.option("--preview", is_flag=True, help="Only say what it would include and leave out.")
+    @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_state
+    def report_cmd(
+        state: State,
+        out: Path | None,
+        audience: str,
+        start: str | None,
+        end: str | None,
+        prepared_by: str,
+        include_private_places: bool,
+        include_witness_contacts: bool,
+        include_private_notes: bool,
+        without_checklist: bool,
+        preview: bool,
+        yes: bool,
+        as_json: bool,
+    ) -> None:
+        """Make a report of the diary for the police, an advocate or a court.
+
+        It has a cover with an integrity summary, the pattern on one page with charts, every
+        incident in order, the effect on you in your own words, the evidence with fingerprints,
+        contact with the police, the law's context and how to check it. Private notes are left
+        out unless you ask; places marked private and witnesses' contacts are left out of the
+        police and court versions unless you ask.
+        """
+        diary = state.diary()
+        options = report.ReportOptions(
+            audience=audience,
+            start=_day(start, diary.timezone, "--from"),  # type: ignore[arg-type]
+            end=_day(end, diary.timezone, "--to"),  # type: ignore[arg-type]
+            prepared_by=prepared_by.strip(),
+        )
+        defaults = options.resolved()
+        options = report.with_redactions(
+            options,
+            private_places=defaults.private_places and not include_private_places,
+            third_party_contacts=defaults.third_party_contacts and not include_witness_contacts,
+            private_notes=not include_private_notes,
+            checklist=defaults.checklist or without_checklist,
+        )
+        built = report.build(diary, options)
+        seen = report.preview(built)
+        if preview or out is None:
+            if as_json:
+                render.emit_json(seen)
+                return
+            o = render.out
+            o.print(f"[bold]{render.text(built.audience_title)}[/bold]: {seen['period']}.")
+            o.print(
+                f"It would include {render.plural(seen['incidents'], 'incident')}, "
+                f"{render.plural(seen['files'], 'evidence file')} and "
+                f"{render.plural(seen['checklist_answers'], 'checklist answer')}."
+            )
+            if seen["withheld"]:
+                o.print("It leaves out: " + "; ".join(seen["withheld"]) + ".")
+            o.print(f"\n[dim]{render.text(diary.jurisdiction.disclosure_warning)}[/dim]")
+            if out is None:
+                o.print("Give --out FILE.pdf or --out FILE.html to write it.")
+            return
+        if not as_json:
+            render.out.print(render.text(diary.jurisdiction.disclosure_warning))
+            if seen["withheld"]:
+                render.out.print("Left out: " + "; ".join(seen["withheld"]) + ".")
+            if not render.confirm(f"Write the report to {out}?", yes):
+                if not yes:
+                    render.out.print(
+                        "Nothing was written. Add --yes to write it without being asked."
+                    )
+                return
+        path, sha = report.write(built, out)
+        if as_json:
+            render.emit_json({**seen, "file": str(path), "sha256": sha})
+            return
+        render.out.print(f"Written: {path} (SHA-256 {sha}).")
+        render.footer(diary.jurisdiction)
