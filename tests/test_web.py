@@ -530,3 +530,28 @@ def test_a_diary_created_for_scotland_speaks_for_scotland(server, diary_path) ->
         assert "0800 160 1985" in checklist.text
     with Diary.open(diary_path, PASSPHRASE) as d:
         assert d.jurisdiction.id == "scotland"
+
+
+def test_report_page_previews_then_downloads_a_pdf(client, server) -> None:  # type: ignore[no-untyped-def]
+    add_incident(client, occurred="2026-09-01T19:00", description="Waited by my gate",
+                 place="MARKERHOME 4 Elm Street", private_place="yes")  # fmt: skip
+    page = client.get("/report")
+    assert page.status_code == 200 and "Who is it for?" in page.text
+    shown = client.get("/report", params={"audience": "police", "start": "2026-08-01"})
+    assert "It includes 1 incident" in shown.text and "places you marked as private" in shown.text
+    bad = client.get("/report", params={"audience": "police", "start": "31/02/2026"})
+    assert bad.status_code == 400
+    token = csrf_of(shown.text)
+    pdf = client.post("/report", data={"csrf": token, "audience": "police", "format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["content-disposition"]
+    assert pdf.headers["cache-control"] == "no-store"
+    html = client.post("/report", data={"csrf": token, "audience": "police", "format": "html"})
+    assert "Waited by my gate" in html.text and "MARKERHOME" not in html.text
+    shown_home = client.post(
+        "/report",
+        data={"csrf": token, "audience": "police", "format": "html", "show_private_places": "yes"},
+    )
+    assert "MARKERHOME" in shown_home.text
+    refused = client.post("/report", data={"audience": "police", "format": "pdf"})
+    assert refused.status_code == 403

@@ -269,6 +269,7 @@ def test_every_main_page_is_accessible_and_is_photographed(browser, tmp_path) ->
                 "pattern": "/pattern",
                 "checklist": "/checklist",
                 "orders": "/orders",
+                "report": "/report?audience=police",
             }
             for name, url in pages.items():
                 page.goto(url)  # type: ignore[attr-defined]

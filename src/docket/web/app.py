@@ -277,10 +277,11 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         session(request)
         return Response(status_code=204)
 
-    from docket.web import imports, pages, pattern
+    from docket.web import handover, imports, pages, pattern
 
     app.include_router(pages.router)
     app.include_router(pattern.router)
+    app.include_router(handover.router)
     app.include_router(imports.router)
     return app
 

@@ -1,0 +1,105 @@
+"""The hand-over pages: the report for police, an advocate or a court — chosen, previewed
+(what it includes and leaves out), then downloaded as PDF or HTML. Each route is a thin call
+into the report module and the facade."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from docket import report
+from docket.api import Diary
+from docket.errors import InputError
+from docket.model import timeparse
+from docket.web.app import form, render, session
+
+router = APIRouter()
+
+
+def _day(text: str, tz: str, what: str) -> date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return timeparse.parse(text, tz).value.date()
+    except InputError as exc:
+        exc.message = f"{what}: {exc.message}"
+        raise
+
+
+def _options(diary: Diary, fields: Any) -> report.ReportOptions:
+    def get(name: str) -> str:
+        return str(fields.get(name, "") or "")
+
+    audience = get("audience") or "police"
+    options = report.ReportOptions(
+        audience=audience,
+        start=_day(get("start"), diary.timezone, "The first day"),
+        end=_day(get("end"), diary.timezone, "The last day"),
+        prepared_by=get("prepared_by").strip(),
+    )
+    defaults = options.resolved()
+    return report.with_redactions(
+        options,
+        private_places=defaults.private_places and get("show_private_places") != "yes",
+        third_party_contacts=defaults.third_party_contacts and get("show_witnesses") != "yes",
+        private_notes=get("show_private_notes") != "yes",
+        checklist=defaults.checklist or get("leave_out_checklist") == "yes",
+    )
+
+
+def _context(diary: Diary, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "audiences": report.AUDIENCES,
+        "values": values,
+        "disclosure": diary.jurisdiction.disclosure_warning,
+    }
+
+
+@router.get("/report")
+def report_page(request: Request) -> Response:
+    state = session(request)
+    fields = request.query_params
+    with state.diary() as diary:
+        ctx = _context(diary, dict(fields))
+        if fields.get("audience"):
+            try:
+                built = report.build(diary, _options(diary, fields))
+                ctx["preview"] = report.preview(built)
+                ctx["title"] = built.audience_title
+            except InputError as exc:
+                return render(request, "report.html", {**ctx, "error": exc}, 400)
+        return render(request, "report.html", ctx)
+
+
+@router.post("/report")
+async def report_download(request: Request) -> Response:
+    state = session(request)
+    fields = await form(request)
+    kind = "html" if fields.get("format") == "html" else "pdf"
+    with state.diary(wait=30) as diary:
+        try:
+            options = _options(diary, fields)
+            built = await asyncio.to_thread(report.build, diary, options)
+        except InputError as exc:
+            ctx = {**_context(diary, dict(fields)), "error": exc}
+            return render(request, "report.html", ctx, 400)
+    if kind == "pdf":
+        body = await asyncio.to_thread(report.render_pdf, built)
+        media = "application/pdf"
+    else:
+        body = report.render_html(built).encode("utf-8")
+        media = "text/html; charset=utf-8"
+    name = f"docket-report-{options.audience}-{date.today():%Y-%m-%d}.{kind}"
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        },
+    )
