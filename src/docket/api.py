@@ -23,10 +23,12 @@ from sqlalchemy import Connection
 from docket import (
     __version__,
     analysis,
+    bundle,
     importer,
     integrity,
     log_records,
     records,
+    report,
     search,
     timeline,
 )
@@ -723,6 +725,67 @@ class Diary:
             "fingerprint": verifier.fingerprint(),
             "timestamps": stamps,
         }
+
+    def export(
+        self,
+        out: Path,
+        selection: bundle.Selection,
+        *,
+        recipient: str,
+        purpose: str = "",
+        audience: str = "police",
+        passphrase: str | None = None,
+    ) -> bundle.ExportResult:
+        """Write an evidence bundle of the selected entries to ``out``, after recording in the
+        log what goes out and to whom (docs/bundle-format.md)."""
+        if not recipient.strip():
+            raise InputError(
+                "Please say who the bundle is for.",
+                cause="Every export is recorded in the diary: what was given, to whom, and when.",
+                hint="For example --to 'Kent Police, PC 1234 Smith'.",
+            )
+        with self._file.read() as conn:
+            planned = bundle.plan(conn, selection, self.timezone)
+        if not planned.incident_ids and not planned.message_ids:
+            raise InputError(
+                "Nothing matches that selection, so there is nothing to export.",
+                hint="'docket list' shows the incidents; check the numbers, person, "
+                "categories and dates you gave.",
+            )
+        built = report.build(
+            self,
+            report.ReportOptions(
+                audience=audience, only=tuple(planned.incident_ids), prepared_by=""
+            ),
+        )
+        reports = {
+            "report.pdf": report.render_pdf(built),
+            "report.html": report.render_html(built).encode("utf-8"),
+        }
+        with self._write() as conn:
+            reading = bundle.texts(planned, log.size(conn) + 1)
+            export_id = log_records.next_id(conn, "export")
+            e = log_records.write(
+                conn,
+                "export",
+                export_id,
+                bundle.export_record(planned, recipient, purpose, audience, reports, reading),
+                created_type="made",
+            )
+        with self._file.read() as conn:
+            return bundle.write(
+                conn,
+                out,
+                planned,
+                e.seq,
+                e.recorded_at,
+                reports,
+                reading,
+                recipient,
+                purpose,
+                audience,
+                passphrase,
+            )
 
     def checkpoint(
         self, timestamp_urls: list[str] | None = None, tsa_root_pem: bytes | None = None

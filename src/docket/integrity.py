@@ -502,6 +502,55 @@ def _blob_bytes(raw: Any, sha_hex: str, size: int) -> int | None:
     return count
 
 
+MESSAGE_SELECT = (
+    "SELECT m.id, m.source_id, m.batch_seq, m.kind, m.channel, m.direction, m.thread, "
+    "m.sender_raw, m.sender_kind, m.sender_platform, m.sender_value, m.recipients, "
+    "m.sent_at, m.local_time, m.time_note, m.body, m.deleted, m.call_type, m.duration_s, "
+    "m.line, m.offset, m.raw, m.attachments, m.leaf, "
+    "(SELECT group_concat(hex(f.sha256), ',') FROM "
+    "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) AS files "
+    "FROM message m "
+)
+
+
+def rebuild_message(m: dict[str, Any]) -> dict[str, Any]:
+    """The record an imported message's leaf covers, rebuilt from its stored row (a dict of
+    MESSAGE_SELECT's columns)."""
+    who = ("sender_raw", "sender_kind", "sender_platform", "sender_value")
+    sender = (
+        None
+        if all(m[k] is None for k in who)  # a system line: no sender at all
+        else {
+            "raw": m["sender_raw"],
+            "kind": m["sender_kind"],
+            "platform": m["sender_platform"],
+            "value": m["sender_value"],
+        }
+    )
+    fields = {**m, "deleted": bool(m["deleted"])}
+    return importer.message_record(
+        message_id=m["id"],
+        source_id=m["source_id"],
+        direction=m["direction"],
+        sender=sender,
+        recipients=json.loads(m["recipients"]),
+        sent_at=m["sent_at"],
+        files=json.loads(m["attachments"]),
+        raw=json.loads(m["raw"]),
+        fields=fields,
+    )
+
+
+def message_record_bytes(raw: Any, message_id: int) -> bytes:
+    """One imported message's record bytes, exactly as its leaf hash covers them."""
+    cursor = raw.execute(MESSAGE_SELECT + "WHERE m.id = ?", (message_id,))
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    if row is None:
+        raise KeyError(message_id)
+    return importer.canonical_json(rebuild_message(dict(zip(names, row, strict=True)))).encode()
+
+
 def _check_imports(
     raw: Any,
     report: Report,
@@ -568,15 +617,7 @@ def _check_imports(
                 subject,
             )
 
-    cursor = raw.execute(
-        "SELECT m.id, m.source_id, m.batch_seq, m.kind, m.channel, m.direction, m.thread, "
-        "m.sender_raw, m.sender_kind, m.sender_platform, m.sender_value, m.recipients, "
-        "m.sent_at, m.local_time, m.time_note, m.body, m.deleted, m.call_type, m.duration_s, "
-        "m.line, m.offset, m.raw, m.attachments, m.leaf, "
-        "(SELECT group_concat(hex(f.sha256), ',') FROM "
-        "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) AS files "
-        "FROM message m ORDER BY m.id"
-    )
+    cursor = raw.execute(MESSAGE_SELECT + "ORDER BY m.id")
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
     for seq, sid, first, last, count, root in batches:
@@ -588,30 +629,8 @@ def _check_imports(
         while row is not None and row[0] <= last:
             m = dict(zip(names, row, strict=True))
             try:
-                who = ("sender_raw", "sender_kind", "sender_platform", "sender_value")
-                sender = (
-                    None
-                    if all(m[k] is None for k in who)  # a system line: no sender at all
-                    else {
-                        "raw": m["sender_raw"],
-                        "kind": m["sender_kind"],
-                        "platform": m["sender_platform"],
-                        "value": m["sender_value"],
-                    }
-                )
-                m["deleted"] = bool(m["deleted"])
-                files = json.loads(m["attachments"])
-                record = importer.message_record(
-                    message_id=m["id"],
-                    source_id=m["source_id"],
-                    direction=m["direction"],
-                    sender=sender,
-                    recipients=json.loads(m["recipients"]),
-                    sent_at=m["sent_at"],
-                    files=files,
-                    raw=json.loads(m["raw"]),
-                    fields=m,
-                )
+                record = rebuild_message(m)
+                files = record["attachments"]
                 leaf = merkle.leaf_hash(importer.canonical_json(record).encode())
                 linked = [f["sha256"].upper() for f in files if f["sha256"] is not None]
             except (ValueError, TypeError, KeyError, AttributeError):

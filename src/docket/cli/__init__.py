@@ -102,6 +102,7 @@ for module in (
     web_cmds,
 ):
     module.register(cli)
+report_cmds.register_export(cli)
 
 
 def main() -> None:

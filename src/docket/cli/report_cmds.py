@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from docket import report
+from docket.bundle import Selection
+from docket.cli import passphrase as passphrase_for
 from docket.cli import render
 from docket.cli.state import State, pass_state
 from docket.errors import InputError
@@ -26,10 +28,15 @@ def _day(text: str | None, tz: str, what: str) -> object:
 
 def register(cli: click.Group) -> None:
     @cli.command("report")
-    @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False),
-                  help="Where to write it: a name ending .pdf or .html.")  # fmt: skip
-    @click.option("--audience", type=click.Choice(list(report.AUDIENCES)), default="police",
-                  show_default=True)  # fmt: skip
+    @click.option(
+        "--out",
+        "out",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Where to write it: a name ending .pdf or .html.",
+    )
+    @click.option(
+        "--audience", type=click.Choice(list(report.AUDIENCES)), default="police", show_default=True
+    )
     @click.option("--from", "start", help="The first day to include, e.g. 01/03/2026.")
     @click.option("--to", "end", help="The last day to include.")
     @click.option("--name", "prepared_by", default="", help="A name or reference for the cover.")
@@ -114,3 +121,126 @@ def register(cli: click.Group) -> None:
             return
         render.out.print(f"Written: {path} (SHA-256 {sha}).")
         render.footer(diary.jurisdiction)
+
+
+def register_export(cli: click.Group) -> None:
+    @cli.command("export")
+    @click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Where to write the bundle, e.g. evidence.zip.",
+    )
+    @click.option(
+        "--to",
+        "recipient",
+        required=True,
+        help="Who it is for, e.g. 'Kent Police, PC 1234 Smith' (kept in the log).",
+    )
+    @click.option("--purpose", default="", help="Why, e.g. a crime reference.")
+    @click.option(
+        "--audience",
+        type=click.Choice(list(report.AUDIENCES)),
+        default="police",
+        show_default=True,
+        help="Which report goes in the bundle.",
+    )
+    @click.option(
+        "--incident",
+        "incidents",
+        multiple=True,
+        type=int,
+        help="An incident's number (repeatable).",
+    )
+    @click.option("--person", help="Only incidents with this person (name or number).")
+    @click.option(
+        "--category", "categories", multiple=True, help="Only this category (repeatable)."
+    )
+    @click.option("--from", "start", help="The first day to include.")
+    @click.option("--to-date", "end", help="The last day to include.")
+    @click.option(
+        "--messages",
+        is_flag=True,
+        help="Also the calls and messages from the people in the chosen incidents.",
+    )
+    @click.option(
+        "--include-private",
+        is_flag=True,
+        help="Also incidents that hold private notes (disclosed whole).",
+    )
+    @click.option("--encrypt", is_flag=True, help="Lock the bundle with a passphrase.")
+    @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_state
+    def export_cmd(
+        state: State,
+        out: Path,
+        recipient: str,
+        purpose: str,
+        audience: str,
+        incidents: tuple[int, ...],
+        person: str | None,
+        categories: tuple[str, ...],
+        start: str | None,
+        end: str | None,
+        messages: bool,
+        include_private: bool,
+        encrypt: bool,
+        yes: bool,
+        as_json: bool,
+    ) -> None:
+        """Make an evidence bundle: only the entries you choose, their files, a report, and
+        the proofs that let anyone check them with docket-verify, without your diary.
+
+        Each entry goes out whole. Incidents that hold private notes stay out unless you add
+        --include-private. The export is recorded in the diary: what went, to whom, when.
+        """
+        diary = state.diary()
+        selection = Selection(
+            incidents=incidents,
+            person=diary.resolve_person(person) if person else None,
+            categories=tuple(c.upper() for c in categories),
+            start=_day(start, diary.timezone, "--from"),  # type: ignore[arg-type]
+            end=_day(end, diary.timezone, "--to-date"),  # type: ignore[arg-type]
+            messages=messages,
+            include_private=include_private,
+        )
+        if not as_json:
+            render.out.print(render.text(diary.jurisdiction.disclosure_warning))
+            if not render.confirm(f"Write the bundle for {recipient} to {out}?", yes):
+                render.out.print("Nothing was written. Add --yes to write it without being asked.")
+                return
+        passphrase = None
+        if encrypt:
+            passphrase = passphrase_for.new(None, env_name="DOCKET_BUNDLE_PASSPHRASE")
+        result = diary.export(
+            out,
+            selection,
+            recipient=recipient,
+            purpose=purpose,
+            audience=audience,
+            passphrase=passphrase,
+        )
+        if as_json:
+            render.emit_json(result.as_json())
+            return
+        o = render.out
+        o.print(f"Written: {result.path} (SHA-256 {result.sha256}).")
+        o.print(
+            f"It holds {render.plural(result.entries, 'log entry', 'log entries')}, "
+            f"{render.plural(result.messages, 'message')} and "
+            f"{render.plural(result.files, 'file')}; {result.withheld_entries:,} entries of "
+            "the diary are not in it."
+        )
+        if result.withheld_private:
+            o.print(
+                "Left out because they hold private notes: incidents "
+                + ", ".join(map(str, result.withheld_private))
+                + " (add --include-private to include them)."
+            )
+        o.print(f"The export is recorded in the diary as log entry {result.export_entry}.")
+        o.print(
+            "Give the key fingerprint ('docket key') to the recipient separately, so they can "
+            "check the bundle with docket-verify."
+        )

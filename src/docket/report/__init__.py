@@ -86,6 +86,7 @@ class ReportOptions:
     end: date | None = None  # the last day covered (inclusive)
     prepared_by: str = ""  # a name or a reference for the cover; blank: not shown
     redactions: Redactions | None = None  # None: the audience's defaults
+    only: tuple[int, ...] | None = None  # just these incidents (an evidence bundle's)
 
     def resolved(self) -> Redactions:
         if self.audience not in AUDIENCES:
@@ -226,6 +227,8 @@ def build(diary: Diary, options: ReportOptions) -> Report:
     period, label = _period(diary, options)
     j = diary.jurisdiction
     views = diary.incidents(IncidentFilter(start_utc=period.start, end_utc=period.end))
+    if options.only is not None:
+        views = [v for v in views if v.id in set(options.only)]
     people = {p.id: p for p in diary.people() if p.data is not None}
     rows = [_incident_row(v, diary, people, red, tz) for v in views if v.data is not None]
     a = diary.analyse(period=period)

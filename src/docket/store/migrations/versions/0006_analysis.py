@@ -23,7 +23,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_message_sender",
         "message",
-        ["sender_kind", "sender_platform", "sender_value", "sent_at", "channel", "kind", "direction"],
+        [
+            "sender_kind",
+            "sender_platform",
+            "sender_value",
+            "sent_at",
+            "channel",
+            "kind",
+            "direction",
+        ],
     )
 
 
