@@ -200,3 +200,27 @@ def test_cli_export_then_docket_verify(cli_env: dict[str, str], tmp_path: Path) 
         timeout=120,
     )
     assert refused.returncode == 1
+
+
+def test_timeline_table_for_analysts(case: tuple[Diary, dict[str, int]], tmp_path: Path) -> None:
+    import csv
+
+    from docket import tabular, timeline
+
+    d, _ = case
+    out = tmp_path / "t.csv"
+    n = tabular.write(d, out, timeline.TimelineFilter(), private=False)
+    with out.open(encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    assert n == len(got) == 4 + 2  # four incidents, two texts
+    assert [r["when_utc"] for r in got] == sorted((r["when_utc"] for r in got), reverse=True)
+    assert "SECRET-NOTE" not in out.read_text("utf-8")
+    texts = {r["text"] for r in got}
+    assert "SHOWN-TEXT answer me" in texts and "WITHHELD-BOB left a parcel" in texts
+    as_json = tmp_path / "t.json"
+    tabular.write(d, as_json, timeline.TimelineFilter(), private=True)
+    rows = json.loads(as_json.read_text("utf-8"))
+    assert len(rows) == 6 and any(r["private_notes"] == "SECRET-NOTE" for r in rows)
+    with pytest.raises(InputError):
+        tabular.write(d, tmp_path / "t.xlsx", timeline.TimelineFilter(), private=False)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -103,6 +103,7 @@ for module in (
 ):
     module.register(cli)
 report_cmds.register_export(cli)
+report_cmds.register_timeline(cli)
 
 
 def main() -> None:

@@ -3,11 +3,12 @@ court, with a preview of what it leaves out before anything is written."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
-from docket import report
+from docket import report, tabular, timeline
 from docket.bundle import Selection
 from docket.cli import passphrase as passphrase_for
 from docket.cli import render
@@ -16,7 +17,7 @@ from docket.errors import InputError
 from docket.model import timeparse
 
 
-def _day(text: str | None, tz: str, what: str) -> object:
+def _day(text: str | None, tz: str, what: str) -> date | None:
     if not text:
         return None
     try:
@@ -74,8 +75,8 @@ def register(cli: click.Group) -> None:
         diary = state.diary()
         options = report.ReportOptions(
             audience=audience,
-            start=_day(start, diary.timezone, "--from"),  # type: ignore[arg-type]
-            end=_day(end, diary.timezone, "--to"),  # type: ignore[arg-type]
+            start=_day(start, diary.timezone, "--from"),
+            end=_day(end, diary.timezone, "--to"),
             prepared_by=prepared_by.strip(),
         )
         defaults = options.resolved()
@@ -201,8 +202,8 @@ def register_export(cli: click.Group) -> None:
             incidents=incidents,
             person=diary.resolve_person(person) if person else None,
             categories=tuple(c.upper() for c in categories),
-            start=_day(start, diary.timezone, "--from"),  # type: ignore[arg-type]
-            end=_day(end, diary.timezone, "--to-date"),  # type: ignore[arg-type]
+            start=_day(start, diary.timezone, "--from"),
+            end=_day(end, diary.timezone, "--to-date"),
             messages=messages,
             include_private=include_private,
         )
@@ -244,3 +245,66 @@ def register_export(cli: click.Group) -> None:
             "Give the key fingerprint ('docket key') to the recipient separately, so they can "
             "check the bundle with docket-verify."
         )
+
+
+def register_timeline(cli: click.Group) -> None:
+    @cli.command("timeline")
+    @click.option(
+        "--out",
+        "out",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write every matching row to a .csv, .json or .jsonl file.",
+    )
+    @click.option("--person", help="Only this person (name or number).")
+    @click.option("--category", help="Only incidents of this category.")
+    @click.option("--from", "start", help="The first day.")
+    @click.option("--to", "end", help="The last day.")
+    @click.option(
+        "--include-private", is_flag=True, help="Include private notes and places marked private."
+    )
+    @click.option("--limit", default=30, show_default=True, help="Rows to show on screen.")
+    @pass_state
+    def timeline_cmd(
+        state: State,
+        out: Path | None,
+        person: str | None,
+        category: str | None,
+        start: str | None,
+        end: str | None,
+        include_private: bool,
+        limit: int,
+    ) -> None:
+        """Incidents and imported messages together, newest first; or, with --out, the whole
+        table for an analyst (CSV or JSON)."""
+
+        diary = state.diary()
+        tz = timeparse.zone(diary.timezone)
+        iso = "%Y-%m-%dT%H:%M:%SZ"
+
+        def bound(text: str | None, what: str, add: int) -> str | None:
+            day = _day(text, diary.timezone, what)
+            if day is None:
+                return None
+            moment = datetime.combine(day, datetime.min.time(), tz) + timedelta(days=add)
+            return moment.astimezone(UTC).strftime(iso)
+
+        f = timeline.TimelineFilter(
+            person_id=diary.resolve_person(person) if person else None,
+            category=category.upper() if category else None,
+            start_utc=bound(start, "--from", 0),
+            end_utc=bound(end, "--to", 1),
+        )
+        if out is not None:
+            n = tabular.write(diary, out, f, private=include_private)
+            render.out.print(f"Written: {out} ({render.plural(n, 'row')}, newest first).")
+            return
+        for i, row in enumerate(tabular.rows(diary, f, private=include_private)):
+            if i >= limit:
+                render.out.print("[dim]… more with --limit, or --out FILE.csv for all.[/dim]")
+                break
+            when = render.local_time(row["when_utc"], diary.timezone) if row["when_utc"] else "?"
+            what = row["category"] or row["channel"]
+            render.out.print(
+                f"{when}  {row['type']:<8} {render.text(str(what))}: "
+                f"{render.text(str(row['text'])[:90])}"
+            )
