@@ -1,5 +1,6 @@
 """Tests for docket.flags: measured precision and recall on the hand-labelled set, the FTS5
-candidate query finding every text the rules match, words shown exactly as written, exclusions,
+candidate query finding every text the rules match (and staying compact), scan's shortcuts
+finding exactly what running every rule finds, words shown exactly as written, exclusions,
 clear errors for bad lexicons and unknown languages, and honest wording."""
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ FLOOR_OVERALL_PRECISION = 0.95
 FLOOR_OVERALL_RECALL = 0.88
 FLOOR_FLAG_PRECISION = 0.90
 FLOOR_FLAG_RECALL = 0.85
+# The candidate query (Lexicon.fts_query) must stay well under the old 84 KB of phrases; see
+# docs/language-flags.md, "Speed", for why it is not smaller still.
+FTS_QUERY_LIMIT = 16_000
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -199,11 +203,28 @@ SEPARATORS = [" ", "  ", " ’", "’", "'", "-", "_", ", ", "... ", "\n", " �
 ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü"}
 
 
+def _written_out(draw: st.DrawFn, pattern: Any) -> list[str]:
+    """The words of one way of writing ``pattern`` out: choices picked, optional parts kept
+    or left out, gaps filled, prefixes lengthened."""
+    words: list[str] = []
+    for slot in pattern.slots:
+        if slot.gap:
+            words.extend(draw(st.lists(st.sampled_from(FILLERS), max_size=3)))
+            continue
+        if slot.optional and draw(st.booleans()):
+            continue
+        for word in draw(st.sampled_from(slot.choices)):
+            text = word.folded
+            if word.prefix:
+                text += draw(st.text(alphabet="abcdefgs", max_size=3))
+            words.append(text)
+    return words
+
+
 @st.composite
 def _rule_texts(draw: st.DrawFn, lexicon: flags.Lexicon) -> tuple[str, set[str]]:
-    """A text made by writing out one or two random rules (choices picked, gaps filled,
-    prefixes lengthened), with random case, accents, punctuation and filler words; and the
-    flags of the rules written out."""
+    """A text made by writing out one or two random rules, with random case, accents,
+    punctuation and filler words; and the flags of the rules written out."""
     words: list[str] = []
     wrote: set[str] = set()
     for _ in range(draw(st.integers(1, 2))):
@@ -211,17 +232,34 @@ def _rule_texts(draw: st.DrawFn, lexicon: flags.Lexicon) -> tuple[str, set[str]]
         rule = draw(st.sampled_from(flag.rules))
         wrote.add(flag.code)
         words.extend(draw(st.lists(st.sampled_from(FILLERS), max_size=2)))
-        for slot in rule.pattern.slots:
-            if slot.gap:
-                words.extend(draw(st.lists(st.sampled_from(FILLERS), max_size=3)))
-                continue
-            if slot.optional and draw(st.booleans()):
-                continue
-            for word in draw(st.sampled_from(slot.choices)):
-                text = word.folded
-                if word.prefix:
-                    text += draw(st.text(alphabet="abcdefgs", max_size=3))
-                words.append(text)
+        words.extend(_written_out(draw, rule.pattern))
+    return _dressed(draw, words), wrote
+
+
+def _every_pattern(lexicon: flags.Lexicon) -> list[Any]:
+    """Every rule and exclusion of ``lexicon``."""
+    out: list[Any] = []
+    for flag in lexicon._flags:
+        for rule in flag.rules:
+            out.append(rule.pattern)
+            out.extend(rule.unless)
+        out.extend(flag.exclude)
+    return out
+
+
+@st.composite
+def _pattern_texts(draw: st.DrawFn, patterns: list[Any]) -> str:
+    """A text made by writing out one to three random patterns, rules and exclusions alike,
+    so that rules and the exclusions that veto them turn up together."""
+    words: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        words.extend(draw(st.lists(st.sampled_from(FILLERS), max_size=2)))
+        words.extend(_written_out(draw, draw(st.sampled_from(patterns))))
+    return _dressed(draw, words)
+
+
+def _dressed(draw: st.DrawFn, words: list[str]) -> str:
+    """``words`` with random case, accents and punctuation between them."""
     out: list[str] = []
     for word in words:
         case = draw(st.sampled_from(["lower", "upper", "title"]))
@@ -230,7 +268,7 @@ def _rule_texts(draw: st.DrawFn, lexicon: flags.Lexicon) -> tuple[str, set[str]]
             word = "".join(ACCENTS.get(c, c) for c in word)
         out.append(word)
         out.append(draw(st.sampled_from(SEPARATORS)))
-    return "".join(out), wrote
+    return "".join(out)
 
 
 @settings(
@@ -297,6 +335,97 @@ def test_fts_query_quotes_every_word(fts: sqlite3.Connection) -> None:
     hits = _fts_hits(fts, texts, lexicon.fts_query())
     assert hits == {0, 1, 2, 3}
     assert [bool(lexicon.scan(t)) for t in texts] == [True, True, True, True, False]
+
+
+def test_fts_query_stays_compact(en: flags.Lexicon) -> None:
+    query = en.fts_query()
+    assert len(query) < FTS_QUERY_LIMIT, len(query)
+    # words, word starts, brackets and AND/OR only: no phrases, which are slow to look up
+    assert not re.search(r"\bNEAR\b|\+|\bNOT\b", query)
+    # and far fewer words than the lexicon has
+    words = len(re.findall(r"[^\s()]+", query.replace(" OR ", " ").replace(" AND ", " ")))
+    lexicon_words = {
+        w.folded for p in _every_pattern(en) for s in p.slots for c in s.choices for w in c
+    }
+    assert words < len(lexicon_words)
+
+
+# Everyday messages, of the kind a diary holds by the hundred thousand (most of these are the
+# benchmark's): the index must not be asked for any of their words alone.
+EVERYDAY = [
+    "Why won't you answer me",
+    "I just want to talk",
+    "Pick up the phone",
+    "You can't ignore me forever",
+    "I saw your post",
+    "Call me back",
+    "Are you there?",
+    "I miss you",
+    "We need to sort this out",
+    "Answer me",
+    "Is this how you treat people",
+    "I'm outside",
+    "Running late, see you at 7",
+    "Can you get milk on the way home",
+    "Did you see the match last night",
+    "What time are you picking the kids up",
+    "Thanks for dinner x",
+    "Are we still on for Saturday?",
+]
+
+
+def test_fts_query_leaves_out_everyday_messages(en: flags.Lexicon, fts: sqlite3.Connection) -> None:
+    assert not any(en.scan(t) for t in EVERYDAY)
+    hits = _fts_hits(fts, EVERYDAY, en.fts_query())
+    assert not hits, [EVERYDAY[i] for i in sorted(hits)]
+
+
+def test_common_words_only_steer_the_query(fts: sqlite3.Connection) -> None:
+    """Without its list of common words, English matches exactly the same, and its query
+    still finds every match, though it is a worse query."""
+    data = _en_data()
+    del data["lexicon"]["common"]
+    plain = flags.parse("en", data)
+    en = flags.load("en")
+    texts = [r["text"] for r in _rows()] + EVERYDAY
+    assert [plain.scan(t) for t in texts] == [en.scan(t) for t in texts]
+    assert plain.fts_query() != en.fts_query()
+    hits = _fts_hits(fts, texts, plain.fts_query())
+    assert {i for i, t in enumerate(texts) if plain.scan(t)} <= hits
+
+
+# --- speed: the shortcuts drop nothing ---------------------------------------------------------
+#
+# scan looks first for the rules' anchor words, and only then runs the rules (and exclusions)
+# that could match; _scan_every_rule runs every rule and exclusion on every text.
+
+
+def test_scan_finds_what_running_every_rule_finds(en: flags.Lexicon, bare: flags.Lexicon) -> None:
+    for r in _rows():
+        text = r["text"]
+        assert en.scan(text) == en._scan_every_rule(text), text
+        assert bare.scan(text) == bare._scan_every_rule(text), text
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_scan_shortcuts_drop_nothing_in_random_texts(
+    data: st.DataObject, en: flags.Lexicon, bare: flags.Lexicon
+) -> None:
+    text = data.draw(st.one_of(_pattern_texts(_every_pattern(en)), st.text(max_size=80)))
+    assert en.scan(text) == en._scan_every_rule(text)
+    assert bare.scan(text) == bare._scan_every_rule(text)
+    assert en.scan(text) == en.scan(text)  # what scan remembers about words changes nothing
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=80))
+def test_folded_text_has_the_tokenizers_words(text: str) -> None:
+    assert flags._fold(text).split() == [t.folded for t in flags._tokenize(text)]
 
 
 # --- matches --------------------------------------------------------------------------------
@@ -496,6 +625,14 @@ def test_bad_pattern_gives_a_clear_error(pattern: str, why: str) -> None:
             "flags.threat.rules[0].unless[0]",
         ),
         ({"sets": {"You": ["you"]}, "flags": {}}, "set name", "sets.You"),
+        ({"lexicon": {"common": "you"}, "flags": {}}, "list of words", "lexicon.common"),
+        (
+            {"lexicon": {"common": ["you", "you're"]}, "flags": {}},
+            "one word",
+            "lexicon.common[1]",
+        ),
+        ({"lexicon": {"common": ["ok", 3]}, "flags": {}}, "one word", "lexicon.common[1]"),
+        ({"lexicon": {"words": []}, "flags": {}}, "unknown key 'words'", "lexicon"),
         ({"sets": {"you": ["(you)"]}, "flags": {}}, "plain words", "sets.you[0]"),
         ({"lexicon": {"language": "fr"}, "flags": {}}, "not 'xx'", "lexicon.language"),
         ({"flag": {}}, "unknown section", "(top)"),

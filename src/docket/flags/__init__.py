@@ -9,9 +9,19 @@ comment at the top of that file explains the pattern language and how to add a l
 Words are found the way the diary's SQLite FTS5 index finds them (the ``unicode61`` tokenizer
 with ``remove_diacritics 2``): letters and digits make words, everything else separates them,
 case and accents are folded. Characters beyond ASCII are classified by asking SQLite itself,
-once per character, so the two always agree. That is what makes :meth:`Lexicon.fts_query`
-safe: every text in which :meth:`Lexicon.scan` finds a match is also found by the FTS5 query,
-so analysis can ask the index for candidates and scan only those.
+once per character, so the two always agree.
+
+Speed. Every text a rule matches has a word from each of the rule's *needs* (the places in it
+that must be filled, each with its choice of words), so looking for one need's words is enough
+to find all of them. A rule's *anchor* is its need whose words turn up least often in
+everyday messages, judged from the lexicon's list of common words and from word length.
+:meth:`Lexicon.scan` first looks, with one regular expression, for any rule's anchor word:
+most texts have none and are done with there. Otherwise it runs only the rules, and the
+exclusions, whose every need the text meets. :meth:`Lexicon.fts_query` asks the diary's index
+for each rule's least costly words: uncommon words alone, and common words ("me", "saw") only
+together (AND) with those of another need, since alone they would bring up a large share of
+all messages (see :class:`_Planner`). The index so returns a superset of the texts the rules
+can match, and only those are fetched and scanned.
 """
 
 from __future__ import annotations
@@ -20,14 +30,17 @@ import bisect
 import hashlib
 import itertools
 import json
+import operator
 import re
 import sqlite3
 import threading
 import tomllib
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from docket.errors import DocketError, InputError, Location, UnknownChoice
 
@@ -45,6 +58,8 @@ FLAG_CODES: tuple[str, ...] = ("threat", "whereabouts", "sexual", "self_harm", "
 GAP_WORDS = 3  # "..." stands for up to this many words
 MIN_PREFIX = 2  # a prefix word ("kill*") needs at least this many letters before the star
 MAX_CHOICES = 2000  # phrases one bracket may stand for, once word sets are spelt out
+
+_KNOWN_LIMIT = 200_000  # words scan remembers what the lexicon says about
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$")
 
@@ -64,8 +79,8 @@ class Match:
 # --- words, as the FTS5 unicode61 tokenizer sees them ---------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
+    # A named tuple rather than a dataclass: scanning makes one per word, and this is cheaper.
     folded: str
     start: int
     end: int
@@ -80,26 +95,38 @@ _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 class _CharTable:
-    """How SQLite's unicode61 tokenizer treats each character beyond ASCII: a separator
-    (None) or part of a word, folded to the returned text (which may be empty, for an accent
-    that is removed). Learnt by asking SQLite, once per character, and remembered."""
+    """How SQLite's unicode61 tokenizer treats each character: a separator (None) or part of a
+    word, folded to the returned text (which may be empty, for an accent that is removed).
+    ASCII is known from the start; other characters are learnt by asking SQLite, once per
+    character, and remembered. ``table`` holds the same knowledge for ``str.translate``: a
+    separator becomes a space, a word character its folded text."""
 
     def __init__(self) -> None:
-        self._known: dict[str, str | None] = {}
+        self._known: dict[str, str | None] = {chr(i): _ASCII_FOLD[i] for i in range(128)}
+        self.table: dict[int, str] = {}
+        for i, folded in enumerate(_ASCII_FOLD):
+            if folded != chr(i):
+                self.table[i] = " " if folded is None else folded
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
     def get(self, ch: str) -> str | None:
         return self._known[ch]
 
-    def learn(self, chars: set[str]) -> None:
-        unknown = chars - self._known.keys()
+    def learn(self, chars: Iterable[str]) -> None:
+        unknown = set(chars).difference(self._known)
         if not unknown:
             return
         with self._lock:
-            unknown = chars - self._known.keys()
+            unknown = unknown.difference(self._known)
             if unknown:
-                self._known.update(self._ask_sqlite(unknown))
+                learnt = self._ask_sqlite(unknown)
+                # the translation table first: a character is only ever looked up there once
+                # it is known
+                self.table.update(
+                    (ord(ch), " " if folded is None else folded) for ch, folded in learnt.items()
+                )
+                self._known.update(learnt)
 
     def _ask_sqlite(self, chars: set[str]) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
@@ -155,13 +182,12 @@ def _tokenize(text: str) -> list[_Token]:
     each with its folded form and its character offsets in ``text``."""
     if text.isascii():
         return [_Token(m.group().lower(), m.start(), m.end()) for m in _ASCII_WORD.finditer(text)]
-    _CHARS.learn({ch for ch in text if ord(ch) >= 128})
+    _CHARS.learn(text)
     tokens: list[_Token] = []
     start = -1
     parts: list[str] = []
     for i, ch in enumerate(text):
-        cp = ord(ch)
-        folded = _ASCII_FOLD[cp] if cp < 128 else _CHARS.get(ch)
+        folded = _CHARS.get(ch)
         if folded is None:
             if start >= 0:
                 word = "".join(parts)
@@ -178,6 +204,78 @@ def _tokenize(text: str) -> list[_Token]:
         if word:
             tokens.append(_Token(word, start, len(text)))
     return tokens
+
+
+def _fold(text: str) -> str:
+    """``text`` with each word folded as the tokenizer folds it and every separator turned
+    into a space: ``_fold(text).split()`` is the folded words of :func:`_tokenize`, found much
+    faster (offsets are not kept)."""
+    if not text.isascii():
+        _CHARS.learn(text)
+    return text.translate(_CHARS.table)
+
+
+# --- how common a word is -------------------------------------------------------------------
+
+# Rough shares of everyday messages that hold a word: for the lexicon's common words by rank
+# (the first is in about a quarter of messages), and for other words by length. They only
+# steer which words the index is asked for; any choice finds every match.
+_COMMON_TOP = 0.25
+_COMMON_HALVING = 8  # the share halves by this rank, and keeps falling after
+_DIGITS = 0.05
+_PLAIN_BY_LENGTH = (0.005, 0.001, 0.0002, 0.00005, 0.00002, 0.00001)
+# A word start stands for every word that starts so: short starts stand for many.
+_STEM_SPREAD_BY_LENGTH = (30.0, 30.0, 10.0, 5.0, 4.0, 3.0)
+
+
+class _Rarity:
+    """How often words turn up in everyday messages, roughly, from the lexicon's list of its
+    language's common words (most common first) and from word length."""
+
+    def __init__(self, common: Sequence[str]) -> None:
+        self._rank: dict[str, int] = {}
+        for rank, word in enumerate(common):
+            self._rank.setdefault(word, rank)
+        self._sorted = sorted(self._rank)
+        self._shares: dict[tuple[str, bool], float] = {}
+
+    def share(self, word: _Word) -> float:
+        """Roughly, the share of everyday messages that have ``word`` (or, for a word start,
+        a word that starts so)."""
+        share = self._shares.get((word.folded, word.prefix))
+        if share is None:
+            share = self._stem(word.folded) if word.prefix else self._word(word.folded)
+            self._shares[(word.folded, word.prefix)] = share
+        return share
+
+    def common(self, word: _Word) -> bool:
+        """Whether ``word`` is, or (for a word start) stands for, a common word or a number."""
+        if word.prefix:
+            return bool(self.common_starting(word.folded))
+        return word.folded in self._rank or word.folded.isdigit()
+
+    def common_starting(self, stem: str) -> set[str]:
+        """The common words that start with ``stem``."""
+        found: set[str] = set()
+        i = bisect.bisect_left(self._sorted, stem)
+        while i < len(self._sorted) and self._sorted[i].startswith(stem):
+            found.add(self._sorted[i])
+            i += 1
+        return found
+
+    def _word(self, folded: str) -> float:
+        rank = self._rank.get(folded)
+        if rank is not None:
+            return _COMMON_TOP / (1 + rank / _COMMON_HALVING)
+        if folded.isdigit():
+            return _DIGITS
+        return _PLAIN_BY_LENGTH[min(len(folded), len(_PLAIN_BY_LENGTH)) - 1]
+
+    def _stem(self, folded: str) -> float:
+        n = min(len(folded), len(_PLAIN_BY_LENGTH)) - 1
+        share = _PLAIN_BY_LENGTH[n] * _STEM_SPREAD_BY_LENGTH[n]
+        # and the common words it stands for
+        return share + sum(self._word(w) for w in self.common_starting(folded))
 
 
 # --- the pattern language -------------------------------------------------------------------
@@ -201,14 +299,28 @@ class _Slot:
 
 
 @dataclass(frozen=True)
+class _Need:
+    """What a text must have for one place in a pattern to be filled: the words of one of
+    the place's choices. Each choice is stood for by one of its words (its term), so a text
+    the pattern matches has at least one of the terms."""
+
+    # every choice's distinct words, its term first, then least common first
+    choices: tuple[tuple[_Word, ...], ...]
+    terms: tuple[_Word, ...]  # the choices' first words, without repeats
+    keys: frozenset[str]  # the terms as keys: "kill" for a word, "kill*" for a word start
+    share: float  # roughly, the share of everyday messages that have one of the terms
+    common: bool  # whether a term is a common word (or the start of one), or a number
+
+
+@dataclass(frozen=True)
 class _Pattern:
     source: str
     regex: re.Pattern[str]
-    fts: str
     slots: tuple[_Slot, ...]
-    # Words the text must have for the pattern to match: each set holds alternatives, written
-    # "kill" for a word and "kill*" for a word starting so. Used to skip patterns quickly.
-    needs: tuple[frozenset[str], ...]
+    # One need for each place that must be filled (not optional, not a gap): any text the
+    # pattern matches has a word from each. Checked before the regular expression is run.
+    needs: tuple[_Need, ...]
+    anchor: _Need  # the need that everyday messages meet least often
 
 
 @dataclass(frozen=True)
@@ -346,7 +458,14 @@ def _slots(source: str, sets: dict[str, tuple[tuple[_Word, ...], ...]]) -> list[
     return slots
 
 
-def _compile(source: str, sets: dict[str, tuple[tuple[_Word, ...], ...]]) -> _Pattern:
+def _compile(
+    source: str,
+    sets: dict[str, tuple[tuple[_Word, ...], ...]],
+    rarity: _Rarity,
+    needs_of: dict[_Slot, _Need],
+) -> _Pattern:
+    """A pattern, compiled. ``needs_of`` remembers the need of each slot met so far (word
+    sets make many slots alike)."""
     if not isinstance(source, str) or not source.strip():
         raise _PatternError("the pattern is empty")
     slots = _slots(source, sets)
@@ -357,14 +476,50 @@ def _compile(source: str, sets: dict[str, tuple[tuple[_Word, ...], ...]]) -> _Pa
     for a, b in itertools.pairwise(slots):
         if a.gap and b.gap:
             raise _PatternError("two gaps in a row")
+    needed = [s for s in slots if not s.optional and not s.gap]
+    for slot in needed:
+        if slot not in needs_of:
+            needs_of[slot] = _need(slot, rarity)
+    needs = tuple(needs_of[s] for s in needed)
     return _Pattern(
         source=source,
-        regex=re.compile("(?<![^ ])" + "".join(_slot_regex(s) for s in slots)),
-        fts=_fts(slots),
+        regex=re.compile("(?<![^ ])" + _guard(slots) + "".join(_slot_regex(s) for s in slots)),
         slots=tuple(slots),
-        needs=tuple(
-            frozenset(_key(c[0]) for c in s.choices) for s in slots if not s.optional and not s.gap
-        ),
+        needs=needs,
+        # the first of the least common, where two are alike
+        anchor=min(needs, key=lambda need: (need.common, need.share)),
+    )
+
+
+def _need(slot: _Slot, rarity: _Rarity) -> _Need:
+    """What a text must have for ``slot`` to be filled (a choice of several words is only
+    there if all of them are)."""
+    choices: dict[tuple[str, ...], tuple[_Word, ...]] = {}
+    for choice in slot.choices:
+        distinct: dict[str, _Word] = {}
+        for word in choice:
+            distinct.setdefault(_key(word), word)
+        ordered = tuple(sorted(distinct.values(), key=rarity.share))
+        choices.setdefault(tuple(_key(w) for w in ordered), ordered)
+    # Each choice is stood for by one of its words, put first: by one that a term stands for
+    # already, where it has one ("the pair of you" by "you", when "you" is a choice too, or
+    # "killing you" by "killing", when "kill*" is), else by its least common word, which
+    # becomes a term. Single words first, then longer choices.
+    terms: dict[str, _Word] = {}
+    by_length = sorted(choices.values(), key=len)
+    for i, ordered in enumerate(by_length):
+        known = [w for w in ordered if _key(w) in terms or _covers(terms, w)]
+        if known:
+            by_length[i] = (known[0], *(w for w in ordered if w is not known[0]))
+        else:
+            terms[_key(ordered[0])] = ordered[0]
+    choices = {tuple(_key(w) for w in ordered): ordered for ordered in by_length}
+    return _Need(
+        choices=tuple(choices.values()),
+        terms=tuple(terms.values()),
+        keys=frozenset(terms),
+        share=sum(rarity.share(w) for w in terms.values()),
+        common=any(rarity.common(w) for w in terms.values()),
     )
 
 
@@ -372,14 +527,32 @@ def _key(word: _Word) -> str:
     return word.folded + ("*" if word.prefix else "")
 
 
-def _anchor(pattern: _Pattern) -> frozenset[str]:
-    """The requirement used to find the pattern's candidates: the one whose shortest word is
-    longest (long words are rarer), so that few texts bring the pattern up."""
-    return max(pattern.needs, key=lambda need: min(len(k) for k in need))
+def _covers(terms: dict[str, _Word], word: _Word) -> bool:
+    """Whether a word start among ``terms`` stands for ``word`` too."""
+    return any(t.prefix and word.folded.startswith(t.folded) for t in terms.values())
 
 
 def _word_regex(word: _Word) -> str:
     return re.escape(word.folded) + ("[^ ]*" if word.prefix else "")
+
+
+def _guard(slots: list[_Slot]) -> str:
+    """A look-ahead for the words a match can start with, as one tree of letters: it changes
+    nothing the pattern matches, but skips quickly over the places where it cannot start
+    (trying a long list of choices one by one, at every word, is slow)."""
+    words: set[str] = set()
+    stems: set[str] = set()
+    for slot in slots:
+        for choice in slot.choices:
+            (stems if choice[0].prefix else words).add(choice[0].folded)
+        if not slot.optional:
+            break
+    branches = []
+    if words:
+        branches.append(f"(?:{_trie(words)}) ")
+    if stems:
+        branches.append(_trie(stems))
+    return "(?=" + "|".join(branches) + ")"
 
 
 def _slot_regex(slot: _Slot) -> str:
@@ -390,74 +563,336 @@ def _slot_regex(slot: _Slot) -> str:
     return f"(?:(?:{choices}) )" + ("?" if slot.optional else "")
 
 
-def _fts_word(word: _Word) -> str:
-    return '"' + word.raw.replace('"', '""') + '"' + ("*" if word.prefix else "")
+# --- the FTS5 candidate query ---------------------------------------------------------------
+#
+# Every text a pattern matches has a word from each of its needs, so asking the index for any
+# one need's words finds them all. Which need to ask for is a matter of cost, in milliseconds
+# for a diary of a million messages (measured on one, encrypted; warm):
+# - each word asked for is looked up in every part of the index: about 0.45 ms, or 1.2 ms for
+#   a word start longer than the index keeps ready-made (three letters);
+# - the entries read for a word: about 0.14 µs for each message that has it;
+# - each message the index returns is fetched and scanned: about 50 µs.
+# So a common word is cheap to look up but brings up a large share of all messages. Where
+# every need of a pattern has common words ("I saw your post"), the pattern asks for its
+# common words only together (AND) with those of another need, and for its other words alone.
+_LOOKUP = 0.45
+_LOOKUP_LONG_STEM = 1.2
+_READ = 140.0  # per whole share of the diary's messages
+_FETCH = 50_000.0
+_TOGETHER = 2.0  # two words of one rule share a message this much more often than by chance
+_INDEX_STEMS = 3  # the index keeps word starts of two and three letters ready-made
+
+_Keys = frozenset[str]
 
 
-def _fts_phrase(words: tuple[_Word, ...] | list[_Word]) -> str:
-    return " + ".join(_fts_word(w) for w in words)
+@dataclass(frozen=True)
+class _Option:
+    """One way for a pattern to ask the index for its candidates: texts with any word in
+    ``alone``, and texts with a word of ``a`` and one of ``b``, for each (a, b) in ``both``."""
+
+    alone: _Keys
+    both: tuple[tuple[_Keys, _Keys], ...]
 
 
-def _fts(slots: list[_Slot]) -> str:
-    """An FTS5 expression that every text this pattern matches also matches: each run of
-    words that must be next to each other becomes a phrase, each choice an OR of phrases, all
-    joined by AND; optional parts and gaps are left out."""
-    terms: list[str] = []
-    run: list[_Word] = []
-    for slot in slots:
-        if not slot.gap and not slot.optional and len(slot.choices) == 1:
-            run.extend(slot.choices[0])
-            continue
-        if run:
-            terms.append(_fts_phrase(run))
-            run = []
-        if slot.gap or slot.optional:
-            continue
-        terms.append("(" + " OR ".join(_fts_phrase(seq) for seq in slot.choices) + ")")
-    if run:
-        terms.append(_fts_phrase(run))
-    return " AND ".join(terms)
+class _Planner:
+    """Chooses, for each pattern, the cheapest way to ask the index for a superset of the
+    texts it matches, counting a word that another pattern asks for already as free; and
+    writes the FTS5 query."""
+
+    def __init__(self, patterns: Sequence[_Pattern], rarity: _Rarity) -> None:
+        self._rarity = rarity
+        self._words: dict[str, _Word] = {}
+        self._shares: dict[_Keys, float] = {}
+        self._options = [self._options_for(p) for p in patterns]
+
+    def query(self) -> str:
+        chosen = self._choose()
+        alone: set[str] = set()
+        for option in chosen:
+            alone |= option.alone
+        short = self._shorten(alone)
+        stems = tuple(k[:-1] for k in short if k.endswith("*"))
+
+        def found(keys: _Keys) -> bool:  # every text with one of keys is found already
+            return all(k in short or _folded(k).startswith(stems) for k in keys)
+
+        groups = [
+            (set(a), set(b))
+            for option in chosen
+            for a, b in option.both
+            if not (found(a) or found(b))
+        ]
+        parts = [self._fts(short[k]) for k in sorted(short)]
+        for a, b in _joined(groups):
+            # AND binds more tightly than OR in FTS5: "x OR (a OR b) AND c OR y"
+            parts.append(f"{self._fts_any(a)} AND {self._fts_any(b)}")
+        return " OR ".join(parts)
+
+    # -- options and their cost
+
+    def _key(self, word: _Word) -> str:
+        key = _key(word)
+        self._words.setdefault(key, word)
+        return key
+
+    def _common(self, key: str) -> bool:
+        return self._rarity.common(self._words[key])
+
+    def _options_for(self, pattern: _Pattern) -> list[_Option]:
+        options: list[_Option] = []
+        for need in pattern.needs:
+            alone: set[str] = set()
+            both: list[tuple[_Keys, _Keys]] = []
+            for choice in need.choices:
+                first = self._key(choice[0])
+                if len(choice) > 1 and self._common(first):
+                    both.append((frozenset([first]), frozenset([self._key(choice[1])])))
+                else:
+                    alone.add(first)
+            options.append(_Option(frozenset(alone), tuple(both)))
+        for one, other in itertools.combinations(pattern.needs, 2):
+            keys = [{self._key(w) for w in need.terms} for need in (one, other)]
+            common = [{k for k in side if self._common(k)} for side in keys]
+            if common[0] and common[1]:
+                rare = (keys[0] - common[0]) | (keys[1] - common[1])
+                options.append(
+                    _Option(frozenset(rare), ((frozenset(common[0]), frozenset(common[1])),))
+                )
+        return options
+
+    def _share(self, keys: _Keys) -> float:
+        share = self._shares.get(keys)
+        if share is None:
+            share = self._shares[keys] = sum(self._rarity.share(self._words[k]) for k in keys)
+        return share
+
+    def _lookups(self, keys: Iterable[str]) -> float:
+        return sum(
+            _LOOKUP_LONG_STEM if k.endswith("*") and len(k) > _INDEX_STEMS + 1 else _LOOKUP
+            for k in keys
+        )
+
+    def _cost(self, option: _Option, asked: Counter[str], sides: Counter[_Keys]) -> float:
+        """What ``option`` adds to the cost of the query, given the words other patterns ask
+        for alone (``asked``) and the sides of their pairs (``sides``: a pair with the same
+        side as another is joined with it, so that side is looked up and read once)."""
+        new = frozenset(k for k in option.alone if not asked[k])
+        cost = self._lookups(new) + self._share(new) * (_READ + _FETCH)
+        for a, b in option.both:
+            if all(asked[k] for k in a) or all(asked[k] for k in b):
+                continue
+            sa, sb = self._share(a), self._share(b)
+            for side, share in ((a, sa), (b, sb)):
+                if not sides[side]:
+                    cost += self._lookups(side) + share * _READ
+            cost += min(sa, sb, sa * sb * _TOGETHER) * _FETCH
+        return cost
+
+    def _choose(self) -> list[_Option]:
+        """Each pattern's cheapest option, given what the others ask for (a few rounds)."""
+        asked: Counter[str] = Counter()
+        sides: Counter[_Keys] = Counter()
+
+        def add(option: _Option, sign: int) -> None:
+            for key in option.alone:
+                asked[key] += sign
+            for a, b in option.both:
+                sides[a] += sign
+                sides[b] += sign
+
+        chosen: list[_Option] = []
+        for options in self._options:
+            chosen.append(min(options, key=lambda o: self._cost(o, asked, sides)))
+            add(chosen[-1], 1)
+        for _ in range(4):
+            changed = False
+            for i, options in enumerate(self._options):
+                add(chosen[i], -1)
+                best = min(options, key=lambda o: self._cost(o, asked, sides))
+                changed |= best is not chosen[i]
+                chosen[i] = best
+                add(best, 1)
+            if not changed:
+                break
+        return chosen
+
+    # -- writing the query
+
+    def _shorten(self, keys: Iterable[str]) -> dict[str, _Word]:
+        """The words to ask for ``keys``: words that share a start of four letters or more
+        ("knife", "knifed", "knifing") become that start ("knif*") where it costs fewer
+        look-ups and stands for no common word that is not among them."""
+        out: dict[str, _Word] = {}
+        families: dict[str, list[str]] = {}
+        for key in _without_covered(keys):
+            folded = _folded(key)
+            if len(folded) > _INDEX_STEMS:
+                families.setdefault(folded[: _INDEX_STEMS + 1], []).append(key)
+            else:
+                out[key] = self._words[key]
+        for family in families.values():
+            allowed = {_folded(k) for k in family}
+            stem = _common_start(allowed)
+            saving = self._lookups(family) - self._lookups([stem + "*"])
+            if saving > -_LOOKUP and self._rarity.common_starting(stem) <= allowed:
+                out[stem + "*"] = _Word(raw=stem, folded=stem, prefix=True)
+            else:
+                out.update((k, self._words[k]) for k in family)
+        return out
+
+    def _fts_any(self, keys: Iterable[str]) -> str:
+        """Any of ``keys``: one word bare, several in brackets."""
+        short = self._shorten(keys)
+        words = " OR ".join(self._fts(short[k]) for k in sorted(short))
+        return words if len(short) == 1 else f"({words})"
+
+    @staticmethod
+    def _fts(word: _Word) -> str:
+        """One word for an FTS5 query: bare where FTS5 reads it as a plain word, else quoted."""
+        if _FTS_BAREWORD.fullmatch(word.folded) and word.folded not in _FTS_KEYWORDS:
+            text = word.folded
+        else:
+            text = '"' + word.raw.replace('"', '""') + '"'
+        return text + ("*" if word.prefix else "")
+
+
+_FTS_BAREWORD = re.compile(r"[a-z0-9]+")
+_FTS_KEYWORDS = {"and", "or", "not", "near"}
+
+
+def _folded(key: str) -> str:
+    return key[:-1] if key.endswith("*") else key
+
+
+def _common_start(words: Iterable[str]) -> str:
+    """The longest start that all of ``words`` (at least one) share."""
+    first, last = min(words), max(words)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _joined(groups: list[tuple[set[str], set[str]]]) -> list[tuple[set[str], set[str]]]:
+    """The same pairs, joined where one side is the same: (A AND B) OR (A AND C) is
+    A AND (B OR C), so that each word is looked up once rather than once for each pair."""
+    for _ in range(len(groups)):
+        before = len(groups)
+        for side in (0, 1):
+            joined: dict[_Keys, tuple[set[str], set[str]]] = {}
+            for group in groups:
+                key = frozenset(group[side])
+                if key in joined:
+                    joined[key][1 - side].update(group[1 - side])
+                else:
+                    joined[key] = (set(group[0]), set(group[1]))
+            groups = list(joined.values())
+        if len(groups) == before:
+            break
+    return sorted(groups, key=lambda g: (sorted(g[0]), sorted(g[1])))
+
+
+def _without_covered(keys: Iterable[str]) -> list[str]:
+    """Word keys ("kill", "kill*") without those another of them already stands for: "killer"
+    and "killi*" go when "kill*" is there."""
+    keys = set(keys)
+    stems: list[str] = []
+    for stem in sorted({k[:-1] for k in keys if k.endswith("*")}, key=len):
+        if not any(stem.startswith(shorter) for shorter in stems):
+            stems.append(stem)
+    words = {k for k in keys if not k.endswith("*") and not k.startswith(tuple(stems))}
+    return sorted(words | {stem + "*" for stem in stems})
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A regular expression for any of ``words`` (at least one), written as a tree of their
+    shared beginnings, so that it is tried one character at a time rather than word by word."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" in node:
+            return (body if len(branches) == 1 and len(body) == 1 else f"(?:{body})") + "?"
+        return body
+
+    return build(root)
+
+
+def _gate(keys: Iterable[str]) -> re.Pattern[str]:
+    """One regular expression that finds, in a folded text (:func:`_fold`), any of the words
+    and word starts in ``keys``."""
+    words = [k for k in keys if not k.endswith("*")]
+    stems = [k[:-1] for k in keys if k.endswith("*")]
+    branches = []
+    if words:
+        branches.append(f"(?:{_trie(words)})(?![^ ])")
+    if stems:
+        branches.append(_trie(stems))
+    if not branches:  # pragma: no cover - every lexicon has at least one rule
+        return re.compile("(?!)")
+    return re.compile("(?<![^ ])(?:" + "|".join(branches) + ")")
 
 
 # --- scanning -------------------------------------------------------------------------------
 
 
 class _Text:
-    """A text prepared for matching: its words, folded and joined by single spaces."""
+    """A text prepared for matching: its words, folded and joined by single spaces; where each
+    word is in the text is only worked out once a rule matches."""
 
-    def __init__(self, text: str) -> None:
+    __slots__ = ("_found", "_spans", "_starts", "joined", "text", "words")
+
+    def __init__(self, text: str, words: list[str]) -> None:
         self.text = text
-        self.tokens = _tokenize(text)
-        # every word, and every start of a word ("kil*") a prefix pattern could ask for
-        present: set[str] = set()
-        for word in {t.folded for t in self.tokens}:
-            present.add(word)
-            present.update(word[:n] + "*" for n in range(MIN_PREFIX, len(word) + 1))
-        self.present = present
-        starts: list[int] = []
-        pos = 0
-        for t in self.tokens:
-            starts.append(pos)
-            pos += len(t.folded) + 1
-        self.starts = starts
-        self.joined = "".join(t.folded + " " for t in self.tokens)
-        self._found: dict[str, list[tuple[int, int]]] = {}
-
-    def has(self, needed: frozenset[str]) -> bool:
-        return not needed.isdisjoint(self.present)
+        self.words = words
+        self.joined = " ".join(words) + " "
+        self._starts: list[int] | None = None  # where each word starts in joined
+        self._spans: list[tuple[int, int]] | None = None
+        self._found: dict[int, list[tuple[int, int]]] = {}
 
     def find(self, pattern: _Pattern) -> list[tuple[int, int]]:
         """Where ``pattern`` matches, as (first word, last word) indexes."""
-        if pattern.source in self._found:
-            return self._found[pattern.source]
-        spans: list[tuple[int, int]] = []
-        if all(self.has(n) for n in pattern.needs):
+        spans = self._found.get(id(pattern))
+        if spans is None:
+            spans = []
             for m in pattern.regex.finditer(self.joined):
-                first = bisect.bisect_left(self.starts, m.start())
-                last = bisect.bisect_right(self.starts, m.end() - 1) - 1
+                starts = self._starts
+                if starts is None:
+                    starts = self._starts = list(
+                        itertools.accumulate((len(w) + 1 for w in self.words[:-1]), initial=0)
+                    )
+                first = bisect.bisect_left(starts, m.start())
+                last = bisect.bisect_right(starts, m.end() - 1) - 1
                 spans.append((first, last))
-        self._found[pattern.source] = spans
+            self._found[id(pattern)] = spans
         return spans
+
+    def offsets(self, first: int, last: int) -> tuple[int, int]:
+        """Where words ``first`` to ``last`` are in the text, as character offsets."""
+        if self._spans is None:
+            if self.text.isascii():
+                self._spans = [m.span() for m in _ASCII_WORD.finditer(self.text)]
+            else:
+                self._spans = [(t.start, t.end) for t in _tokenize(self.text)]
+        return self._spans[first][0], self._spans[last][1]
+
+
+# A rule or an exclusion in the index: its flag's position, its own position among the flag's
+# rules or exclusions, and the keys of each of its needs.
+_Entry = tuple[int, int, tuple[frozenset[str], ...]]
+_About = tuple[frozenset[str], tuple[_Entry, ...], tuple[_Entry, ...]]
+_NOTHING: _About = (frozenset(), (), ())
+
+
+_in_text_order = operator.itemgetter(0, 1)
 
 
 def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
@@ -473,59 +908,152 @@ class Lexicon:
     name: str = ""
     _flags: tuple[_Flag, ...] = field(default=(), repr=False, compare=False)
     _fts: str = field(default="", repr=False, compare=False)
-    # word (or "stem*") -> the (flag, rule) positions whose anchor it is
-    _index: dict[str, tuple[tuple[int, int], ...]] = field(
+    # word (or "stem*") -> the rules, and the exclusions, whose anchor has it
+    _index: dict[str, tuple[tuple[_Entry, ...], tuple[_Entry, ...]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # the words and word starts any need of any pattern asks for, and the lengths of the starts
+    _keys: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    _stem_lengths: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    # the starts of the keys, cut to MIN_PREFIX letters (a key may be shorter)
+    _heads: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    # finds a word that is, or starts with, an anchor word of a rule
+    _gate: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False, compare=False)
+    # word of a text -> the keys it stands for (itself, and starts of it, among _keys), and
+    # the rules and exclusions whose anchor has one of them
+    _known: dict[str, _About] = field(default_factory=dict, repr=False, compare=False)
 
     def scan(self, text: str) -> list[Match]:
         """Every place a rule matches, in text order; within one flag, matches do not overlap
         (where two would, the one that starts first wins, then the longer one)."""
-        prepared = _Text(text)
-        if not prepared.tokens:
+        folded = _fold(text)
+        if self._gate.search(folded) is None:
+            return []  # no rule's anchor is here, so no rule can match
+        words = folded.split()
+        found: set[str] = set()  # the words and word starts the lexicon asks for
+        wanted: set[_Entry] = set()  # the rules whose anchor is here
+        vetoes: set[_Entry] = set()  # the exclusions whose anchor is here
+        known = self._known
+        for word in set(words):
+            about = known.get(word)
+            if about is None:
+                about = self._learn(word)
+            if about[0]:
+                found.update(about[0])
+                if about[1]:
+                    wanted.update(about[1])
+                if about[2]:
+                    vetoes.update(about[2])
+        # A rule or an exclusion can only match where the text has a word for each of its
+        # needs: the others are not tried.
+        rules: dict[int, list[int]] = {}
+        for order, position, needs in sorted(wanted):
+            for keys in needs:
+                if keys.isdisjoint(found):
+                    break
+            else:
+                rules.setdefault(order, []).append(position)
+        if not rules:
             return []
-        wanted: set[tuple[int, int]] = set()
-        for key in prepared.present:
-            wanted.update(self._index.get(key, ()))
-        found: list[tuple[int, int, Match]] = []
-        for order, flag in enumerate(self._flags):
-            candidates: list[tuple[int, int, int, _Rule]] = []
-            for index, rule in enumerate(flag.rules):
-                if (order, index) not in wanted:
-                    continue
-                for span in prepared.find(rule.pattern):
-                    candidates.append((span[0], -(span[1] - span[0]), index, rule))
+        exclude: dict[int, list[_Pattern]] = {}
+        for order, position, needs in sorted(vetoes):
+            if order in rules:
+                for keys in needs:
+                    if keys.isdisjoint(found):
+                        break
+                else:
+                    exclude.setdefault(order, []).append(self._flags[order].exclude[position])
+        return self._matches(_Text(text, words), rules, exclude, found)
+
+    def _learn(self, word: str) -> _About:
+        """What the lexicon has to say about ``word``, worked out once and remembered (a word
+        that no key starts like, such as most numbers, is not remembered)."""
+        if word[:MIN_PREFIX] not in self._heads:
+            return _NOTHING
+        keys = {word} & self._keys
+        for n in self._stem_lengths:
+            if n > len(word):
+                break
+            if word[:n] + "*" in self._keys:
+                keys.add(word[:n] + "*")
+        rules: set[_Entry] = set()
+        vetoes: set[_Entry] = set()
+        for key in keys:
+            entries = self._index.get(key)
+            if entries is not None:
+                rules.update(entries[0])
+                vetoes.update(entries[1])
+        about = (frozenset(keys), tuple(rules), tuple(vetoes))
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()  # a rough bound on memory: words are learnt again
+        self._known[word] = about
+        return about
+
+    def _scan_every_rule(self, text: str) -> list[Match]:
+        """What :meth:`scan` finds, found the slow way: every rule and exclusion is run on the
+        text, with no shortcut. Kept so that the tests can check the shortcuts drop nothing."""
+        rules = {order: list(range(len(flag.rules))) for order, flag in enumerate(self._flags)}
+        exclude = {order: list(flag.exclude) for order, flag in enumerate(self._flags)}
+        return self._matches(_Text(text, _fold(text).split()), rules, exclude, None)
+
+    def _matches(
+        self,
+        prepared: _Text,
+        rules: dict[int, list[int]],
+        exclude: dict[int, list[_Pattern]],
+        found: set[str] | None,
+    ) -> list[Match]:
+        """The matches of the given rules (flag position -> rule positions, in order), less
+        those that the given exclusions (flag position -> patterns) or the rules' own veto.
+        Given the lexicon words the text has (``found``), a rule's own exclusion is only
+        tried where the text has a word for each of its needs."""
+        out: list[tuple[int, int, Match]] = []
+        for order, positions in rules.items():
+            flag = self._flags[order]
+            candidates: list[tuple[int, int, int]] = []
+            for index in positions:
+                for first, last in prepared.find(flag.rules[index].pattern):
+                    candidates.append((first, first - last, index))
             if not candidates:
                 continue
-            candidates.sort(key=lambda c: c[:3])
+            candidates.sort()
             taken: list[tuple[int, int]] = []
-            for first, negative_length, _, rule in candidates:
+            vetoes = exclude.get(order, [])
+            for first, negative_length, index in candidates:
+                rule = flag.rules[index]
                 span = (first, first - negative_length)
-                if _overlaps(span, taken):
+                if taken and _overlaps(span, taken):
                     continue
-                if any(_overlaps(span, prepared.find(p)) for p in (*rule.unless, *flag.exclude)):
+                if vetoes and any(_overlaps(span, prepared.find(p)) for p in vetoes):
+                    continue
+                if rule.unless and any(
+                    _overlaps(span, prepared.find(p))
+                    for p in rule.unless
+                    if found is None or all(not n.keys.isdisjoint(found) for n in p.needs)
+                ):
                     continue
                 taken.append(span)
-                start = prepared.tokens[span[0]].start
-                end = prepared.tokens[span[1]].end
+                start, end = prepared.offsets(*span)
                 match = Match(
                     flag=flag.code,
                     label=flag.label,
-                    words=text[start:end],
+                    words=prepared.text[start:end],
                     start=start,
                     end=end,
                     rule=rule.pattern.source,
                 )
-                found.append((start, order, match))
-        found.sort(key=lambda f: (f[0], f[1]))
-        return [m for _, _, m in found]
+                out.append((start, order, match))
+        if len(out) > 1:
+            out.sort(key=_in_text_order)
+        return [m for _, _, m in out]
 
     def flags(self, text: str) -> set[str]:
         return {m.flag for m in self.scan(text)}
 
     def fts_query(self) -> str:
         """An SQLite FTS5 MATCH expression that finds every text :meth:`scan` could match
-        (and some it will not): ask the index with it, then scan only what it returns."""
+        (and some it will not): ask the index with it, then scan only what it returns. It is
+        the OR of every rule's anchor words (see the module's description)."""
         return self._fts
 
     def labels(self) -> dict[str, str]:
@@ -584,6 +1112,7 @@ def _load(language: str) -> Lexicon:
 
 
 _TOP_KEYS = {"lexicon", "sets", "flags"}
+_LEXICON_KEYS = {"language", "name", "common"}
 _FLAG_KEYS = {"label", "about", "rules", "exclude"}
 _RULE_KEYS = {"pattern", "unless"}
 
@@ -615,15 +1144,36 @@ def parse(language: str, data: dict[str, Any], *, version: str | None = None) ->
     declared = head.get("language", language)
     if declared != language:
         raise fail(f"it says it is for {declared!r}, not {language!r}", "lexicon.language")
+    stray = set(head) - _LEXICON_KEYS
+    if stray:
+        raise fail(
+            "unknown key " + ", ".join(sorted(map(repr, stray))),
+            "lexicon",
+            hint="[lexicon] has language, name and common.",
+        )
     name = head.get("name", language)
     if not isinstance(name, str):
         raise fail("the name must be text", "lexicon.name")
+    raw_common = head.get("common", [])
+    if not isinstance(raw_common, list):
+        raise fail("common must be a list of words", "lexicon.common")
+    common: list[str] = []
+    for i, word in enumerate(raw_common):
+        tokens = _tokenize(word) if isinstance(word, str) else []
+        if len(tokens) != 1 or tokens[0].start != 0 or tokens[0].end != len(word):
+            raise fail(
+                f"{word!r} — a common word must be one word, of letters and digits only",
+                f"lexicon.common[{i}]",
+            )
+        common.append(tokens[0].folded)
+    rarity = _Rarity(common)
+    needs_of: dict[_Slot, _Need] = {}
 
     def compile_one(source: object, record: str) -> _Pattern:
         if not isinstance(source, str):
             raise fail("a pattern must be text", record)
         try:
-            return _compile(source, sets)
+            return _compile(source, sets, rarity, needs_of)
         except _PatternError as exc:
             raise fail(
                 f"the pattern {source!r} — {exc}.",
@@ -738,20 +1288,35 @@ def parse(language: str, data: dict[str, Any], *, version: str | None = None) ->
                 exclude=exclude,
             )
         )
-    fts = " OR ".join(dict.fromkeys(f"({r.pattern.fts})" for flag in flags for r in flag.rules))
     if version is None:
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
         version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-    index: dict[str, list[tuple[int, int]]] = {}
+    # Each rule's anchor words: scan runs a rule only on a text that has one, and the search
+    # index is asked for them (or, where they are common, for them together with others).
+    # Exclusions have anchors too, so that scan only tries those that could match.
+    index: dict[str, tuple[list[_Entry], list[_Entry]]] = {}
+    keys: set[str] = set()
     for f_pos, flag in enumerate(flags):
-        for r_pos, rule in enumerate(flag.rules):
-            for key in _anchor(rule.pattern):
-                index.setdefault(key, []).append((f_pos, r_pos))
+        for side, patterns in enumerate(([r.pattern for r in flag.rules], flag.exclude)):
+            for position, pattern in enumerate(patterns):
+                entry = (f_pos, position, tuple(n.keys for n in pattern.needs))
+                for key in pattern.anchor.keys:
+                    index.setdefault(key, ([], []))[side].append(entry)
+        for pattern in (*(r.pattern for r in flag.rules), *flag.exclude):
+            keys.update(*(n.keys for n in pattern.needs))
+        for rule in flag.rules:
+            for pattern in rule.unless:
+                keys.update(*(n.keys for n in pattern.needs))
+    fts = _Planner([rule.pattern for flag in flags for rule in flag.rules], rarity).query()
     return Lexicon(
         language=language,
         version=version,
         name=name,
         _flags=tuple(flags),
         _fts=fts,
-        _index={k: tuple(v) for k, v in index.items()},
+        _index={k: (tuple(v[0]), tuple(v[1])) for k, v in index.items()},
+        _keys=frozenset(keys),
+        _heads=frozenset(_folded(k)[:MIN_PREFIX] for k in keys),
+        _stem_lengths=tuple(sorted({len(k) - 1 for k in keys if k.endswith("*")})),
+        _gate=_gate(_without_covered([k for k, v in index.items() if v[0]])),
     )
