@@ -1365,13 +1365,16 @@ def write_bundle(
     temporary: list[Path] = []
     try:
         plain = _temporary(target, temporary)
-        with plain.open("r+b") as out:
-            _write_zip(out, [(name, content) for _, name, content in keyed])
-        if passphrase is not None:
-            sealed = _temporary(target, temporary)
-            encrypt_bundle(plain, sealed, passphrase)
-            plain.unlink()
-            plain = sealed
+        ordered = [(name, content) for _, name, content in keyed]
+        if passphrase is None:
+            with plain.open("r+b") as out:
+                _write_zip(out, ordered)
+        else:
+            # encrypted as it is written: the unencrypted ZIP never touches the disk
+            with plain.open("r+b") as out:
+                sealing = _Sealing(out, passphrase)
+                _write_zip_in_order(sealing, ordered)
+                sealing.close()
         digest = hashlib.sha256()
         with plain.open("rb") as f:
             while block := f.read(READ_BLOCK):
@@ -1429,6 +1432,77 @@ def _write_zip(out: BinaryIO, members: list[tuple[str, Content]]) -> None:
     _check_room(offset + len(cd) + 22)
     out.write(cd)
     out.write(_end_record(len(central), len(cd), offset))
+
+
+def _write_zip_in_order(out: _Sealing, members: list[tuple[str, Content]]) -> None:
+    """The same bytes as ``_write_zip``, written front to back without seeking: each
+    member's CRC and size are found by reading it once before it is written."""
+    central: list[bytes] = []
+    offset = 0
+    for name, content in members:
+        raw_name = name.encode("ascii")
+        crc = size = 0
+        for block in _chunks(content):
+            size += len(block)
+            _check_room(offset + 30 + len(raw_name) + size)
+            crc = zlib.crc32(block, crc)
+        out.write(_local_header(raw_name, crc, size))
+        again = 0
+        for block in _chunks(content):
+            again += len(block)
+            out.write(block)
+        if again != size:
+            raise BundleError(f"the member {name!r} changed while the bundle was written")
+        central.append(_central_header(raw_name, crc, size, offset))
+        offset += 30 + len(raw_name) + size
+    cd = b"".join(central)
+    _check_room(offset + len(cd) + 22)
+    out.write(cd)
+    out.write(_end_record(len(central), len(cd), offset))
+
+
+class _Sealing:
+    """A write-only stream that encrypts what is written into ``docket-bundle-encrypted/1``
+    chunks as it goes, holding back one chunk so the last can be marked as last."""
+
+    def __init__(self, out: BinaryIO, passphrase: str, log2_n: int = 17, r: int = 8, p: int = 1):
+        if not passphrase:
+            raise BundleError("an encrypted bundle needs a passphrase")
+        salt, self.prefix = os.urandom(16), os.urandom(8)
+        try:
+            key = _scrypt(passphrase, salt, log2_n, r, p)
+        except VerifyError as exc:
+            raise BundleError(exc.reason) from None
+        self.header = ENCRYPTED_MAGIC + _HEADER.pack(salt, log2_n, r, p, self.prefix)
+        self.aead = AESGCM(key)
+        self.out = out
+        self.out.write(self.header)
+        self.buffer = bytearray()
+        self.held: bytes | None = None
+        self.index = 0
+
+    def _seal(self, block: bytes, final: bool) -> None:
+        nonce = self.prefix + struct.pack(">I", self.index)
+        sealed = self.aead.encrypt(nonce, block, self.header + (b"\x01" if final else b""))
+        self.out.write(struct.pack(">I", len(sealed)) + sealed)
+        self.index += 1
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) > _CHUNK:
+            if self.held is not None:
+                self._seal(self.held, final=False)
+            self.held = bytes(self.buffer[:_CHUNK])
+            del self.buffer[:_CHUNK]
+
+    def close(self) -> None:
+        if self.buffer:
+            if self.held is not None:
+                self._seal(self.held, final=False)
+            self.held = bytes(self.buffer)
+            self.buffer.clear()
+        self._seal(self.held or b"", final=True)
+        self.out.flush()
 
 
 def _check_room(size: int) -> None:

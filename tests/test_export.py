@@ -224,3 +224,26 @@ def test_timeline_table_for_analysts(case: tuple[Diary, dict[str, int]], tmp_pat
     with pytest.raises(InputError):
         tabular.write(d, tmp_path / "t.xlsx", timeline.TimelineFilter(), private=False)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_an_encrypted_bundle_never_touches_the_disk_unencrypted(tmp_path: Path) -> None:
+    marker = b"PLAINTEXT-MARKER-7731"
+    seen: list[bytes] = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(3):  # while the bundle is being written, look at every file beside it
+            seen.extend(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+            yield marker * 50_000  # over 1 MiB in all: several sealed chunks
+
+    out = tmp_path / "b.bundle"
+    written = docket_verify.write_bundle(
+        out, [("files/" + "ab" * 32, chunks), ("WITHHELD.txt", marker)], passphrase="sea horse"
+    )
+    assert seen and not any(marker in data for data in seen)
+    assert marker not in out.read_bytes() and written.size == out.stat().st_size
+    plain = tmp_path / "plain.zip"
+    with plain.open("wb") as fh:
+        docket_verify.decrypt_bundle(out, fh, "sea horse")
+    with zipfile.ZipFile(plain) as z:
+        assert z.read("WITHHELD.txt") == marker
+        assert z.read("files/" + "ab" * 32) == marker * 150_000
