@@ -555,3 +555,31 @@ def test_report_page_previews_then_downloads_a_pdf(client, server) -> None:  # t
     assert "MARKERHOME" in shown_home.text
     refused = client.post("/report", data={"audience": "police", "format": "pdf"})
     assert refused.status_code == 403
+
+
+def test_export_page_makes_a_locked_bundle_that_verifies(client, server, diary_path) -> None:  # type: ignore[no-untyped-def]
+    import docket_verify
+
+    add_incident(client, occurred="2026-09-01T19:00", description="SHOWN waited by the gate")
+    add_incident(client, occurred="2026-09-02T19:00", description="HIDDEN note entry",
+                 private_notes="MARKER-PRIVATE")  # fmt: skip
+    page = client.get("/export")
+    assert page.status_code == 200 and "Make an evidence bundle" in page.text
+    token = csrf_of(page.text)
+    data = {"csrf": token, "recipient": "Kent Police", "passphrase": "river stone lamp",
+            "again": "river stone lamp", "audience": "police"}  # fmt: skip
+    bad = client.post("/export", data={**data, "again": "other words"})
+    assert bad.status_code == 400 and "not the same" in bad.text
+    r = client.post("/export", data=data)
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    bundle = diary_path.parent / "got.bundle"
+    bundle.write_bytes(r.content)
+    checked = docket_verify.verify_bundle(bundle, passphrase="river stone lamp")
+    assert checked.ok, [f.reason for f in checked.failures]
+    plain = diary_path.parent / "plain.zip"
+    with plain.open("wb") as fh:
+        docket_verify.decrypt_bundle(bundle, fh, "river stone lamp")
+    content = plain.read_bytes()
+    assert b"SHOWN waited" in content and b"MARKER-PRIVATE" not in content
+    leftovers = [p.name for p in diary_path.parent.iterdir() if p.name.startswith(".docket-export")]
+    assert leftovers == []

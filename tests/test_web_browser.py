@@ -270,6 +270,7 @@ def test_every_main_page_is_accessible_and_is_photographed(browser, tmp_path) ->
                 "checklist": "/checklist",
                 "orders": "/orders",
                 "report": "/report?audience=police",
+                "export": "/export",
             }
             for name, url in pages.items():
                 page.goto(url)  # type: ignore[attr-defined]

@@ -1,20 +1,26 @@
 """The hand-over pages: the report for police, an advocate or a court — chosen, previewed
-(what it includes and leaves out), then downloaded as PDF or HTML. Each route is a thin call
-into the report module and the facade."""
+(what it includes and leaves out), then downloaded as PDF or HTML — and the evidence bundle,
+locked with a passphrase. Each route is a thin call into the report module and the facade."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
 from docket import report
 from docket.api import Diary
-from docket.errors import InputError
+from docket.bundle import Selection
+from docket.errors import InputError, PassphraseRejected
 from docket.model import timeparse
+from docket.store.keys import check_new_passphrase
 from docket.web.app import form, render, session
 
 router = APIRouter()
@@ -102,4 +108,84 @@ async def report_download(request: Request) -> Response:
             "Content-Disposition": f'attachment; filename="{name}"',
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
         },
+    )
+
+
+# --- the evidence bundle --------------------------------------------------------------------
+
+
+def _selection(diary: Diary, fields: Any) -> Selection:
+    def get(name: str) -> str:
+        return str(fields.get(name, "") or "")
+
+    person = get("person")
+    return Selection(
+        person=int(person) if person.isdigit() else None,
+        start=_day(get("start"), diary.timezone, "The first day"),
+        end=_day(get("end"), diary.timezone, "The last day"),
+        messages=get("messages") == "yes",
+        include_private=get("include_private") == "yes",
+    )
+
+
+def _export_context(diary: Diary, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "values": values,
+        "people": [p for p in diary.people() if p.data is not None],
+        "audiences": report.AUDIENCES,
+        "disclosure": diary.jurisdiction.disclosure_warning,
+        "fingerprint": diary.key().fingerprint(),
+    }
+
+
+@router.get("/export")
+def export_page(request: Request) -> Response:
+    state = session(request)
+    with state.diary() as diary:
+        return render(request, "export.html", _export_context(diary, {}))
+
+
+@router.post("/export")
+async def export_bundle(request: Request) -> Response:
+    """Make the bundle, always locked with a passphrase in the web app (the file goes through
+    the browser's downloads), and send it; the copy Docket made is removed once sent."""
+    state = session(request)
+    fields = await form(request)
+    values = {k: v for k, v in dict(fields).items() if k not in ("passphrase", "again", "csrf")}
+    folder = Path(tempfile.mkdtemp(prefix=".docket-export-", dir=state.settings.diary.parent))
+    out = folder / "evidence.bundle"
+    try:
+        with state.diary(wait=30) as diary:
+            try:
+                passphrase = str(fields.get("passphrase", ""))
+                check_new_passphrase(passphrase)
+                if passphrase != str(fields.get("again", "")):
+                    raise PassphraseRejected(
+                        "The two passphrases are not the same.",
+                        hint="Type the same passphrase in both boxes.",
+                    )
+                selection = _selection(diary, fields)
+                result = await asyncio.to_thread(
+                    diary.export,
+                    out,
+                    selection,
+                    recipient=str(fields.get("recipient", "")),
+                    purpose=str(fields.get("purpose", "")),
+                    audience=str(fields.get("audience", "") or "police"),
+                    passphrase=passphrase,
+                )
+            except (InputError, PassphraseRejected) as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                ctx = {**_export_context(diary, values), "error": exc}
+                return render(request, "export.html", ctx, 400)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    name = f"docket-evidence-{date.today():%Y-%m-%d}.bundle"
+    return FileResponse(
+        out,
+        media_type="application/octet-stream",
+        filename=name,
+        headers={"X-Docket-Export-Entry": str(result.export_entry)},
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
