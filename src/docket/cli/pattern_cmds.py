@@ -23,14 +23,6 @@ from docket.model.records import OrderData
 F = Callable[..., Any]
 
 
-def _day(text: str, tz: str, what: str) -> date:
-    try:
-        return timeparse.parse(text, tz, allow_future=True).value.date()
-    except InputError as exc:
-        exc.message = f"{what}: {exc.message}"
-        raise
-
-
 def _show_analysis(diary: Diary, a: Analysis) -> None:
     o = render.out
     o.print("[bold]The pattern in your diary[/bold] (facts only; police and prosecutors decide)")
@@ -151,7 +143,11 @@ def register(cli: click.Group) -> None:
         Facts only: Docket never says what the conduct is in law and never gives a score.
         """
         diary = state.diary()
-        day = _day(as_of, diary.timezone, "--as-of") if as_of else None
+        day = (
+            timeparse.parse_day(as_of, diary.timezone, "--as-of", allow_future=True)
+            if as_of
+            else None
+        )
         a = diary.analyse(as_of=day)
         if as_json:
             render.emit_json(a.as_json())
@@ -179,14 +175,13 @@ def register(cli: click.Group) -> None:
             raise InputError(
                 "An order needs its kind (--type) and the date it was made (--made-on)."
             )
+        made = timeparse.parse_day(made_on, tz, "--made-on", allow_future=True)
         return OrderData(
             type=type_ or (base.type if base else ""),
-            made_on=_day(made_on, tz, "--made-on")
-            if made_on
-            else base.made_on
-            if base
-            else date.today(),
-            ends_on=_day(ends_on, tz, "--ends-on") if ends_on else (base.ends_on if base else None),
+            made_on=made or (base.made_on if base else date.today()),
+            ends_on=timeparse.parse_day(ends_on, tz, "--ends-on", allow_future=True)
+            if ends_on
+            else (base.ends_on if base else None),
             against=tuple(diary.resolve_person(p) for p in against)
             if against
             else (base.against if base else ()),

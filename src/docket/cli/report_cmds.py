@@ -3,7 +3,7 @@ court, with a preview of what it leaves out before anything is written."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -13,18 +13,7 @@ from docket.bundle import Selection
 from docket.cli import passphrase as passphrase_for
 from docket.cli import render
 from docket.cli.state import State, pass_state
-from docket.errors import InputError
 from docket.model import timeparse
-
-
-def _day(text: str | None, tz: str, what: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return timeparse.parse(text, tz).value.date()
-    except InputError as exc:
-        exc.message = f"{what}: {exc.message}"
-        raise
 
 
 def register(cli: click.Group) -> None:
@@ -75,8 +64,8 @@ def register(cli: click.Group) -> None:
         diary = state.diary()
         options = report.ReportOptions(
             audience=audience,
-            start=_day(start, diary.timezone, "--from"),
-            end=_day(end, diary.timezone, "--to"),
+            start=timeparse.parse_day(start, diary.timezone, "--from"),
+            end=timeparse.parse_day(end, diary.timezone, "--to"),
             prepared_by=prepared_by.strip(),
         )
         defaults = options.resolved()
@@ -202,8 +191,8 @@ def register_export(cli: click.Group) -> None:
             incidents=incidents,
             person=diary.resolve_person(person) if person else None,
             categories=tuple(c.upper() for c in categories),
-            start=_day(start, diary.timezone, "--from"),
-            end=_day(end, diary.timezone, "--to-date"),
+            start=timeparse.parse_day(start, diary.timezone, "--from"),
+            end=timeparse.parse_day(end, diary.timezone, "--to-date"),
             messages=messages,
             include_private=include_private,
         )
@@ -282,7 +271,7 @@ def register_timeline(cli: click.Group) -> None:
         iso = "%Y-%m-%dT%H:%M:%SZ"
 
         def bound(text: str | None, what: str, add: int) -> str | None:
-            day = _day(text, diary.timezone, what)
+            day = timeparse.parse_day(text, diary.timezone, what)
             if day is None:
                 return None
             moment = datetime.combine(day, datetime.min.time(), tz) + timedelta(days=add)

@@ -163,3 +163,18 @@ def rfc3339(value: datetime) -> str:
 
 def utc_rfc3339(value: datetime) -> str:
     return rfc3339(value.astimezone(UTC)).replace("+00:00", "Z")
+
+
+def parse_day(
+    text: str | None, tz_name: str, what: str, *, allow_future: bool = False
+) -> date | None:
+    """A day a person typed for a form field or option (``what`` names it in the message);
+    None when nothing was typed."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return parse(text, tz_name, allow_future=allow_future).value.date()
+    except InvalidDate as exc:
+        exc.message = f"{what}: {exc.message}"
+        raise

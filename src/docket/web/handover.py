@@ -26,17 +26,6 @@ from docket.web.app import form, render, session
 router = APIRouter()
 
 
-def _day(text: str, tz: str, what: str) -> date | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return timeparse.parse(text, tz).value.date()
-    except InputError as exc:
-        exc.message = f"{what}: {exc.message}"
-        raise
-
-
 def _options(diary: Diary, fields: Any) -> report.ReportOptions:
     def get(name: str) -> str:
         return str(fields.get(name, "") or "")
@@ -44,8 +33,8 @@ def _options(diary: Diary, fields: Any) -> report.ReportOptions:
     audience = get("audience") or "police"
     options = report.ReportOptions(
         audience=audience,
-        start=_day(get("start"), diary.timezone, "The first day"),
-        end=_day(get("end"), diary.timezone, "The last day"),
+        start=timeparse.parse_day(get("start"), diary.timezone, "The first day"),
+        end=timeparse.parse_day(get("end"), diary.timezone, "The last day"),
         prepared_by=get("prepared_by").strip(),
     )
     defaults = options.resolved()
@@ -121,8 +110,8 @@ def _selection(diary: Diary, fields: Any) -> Selection:
     person = get("person")
     return Selection(
         person=int(person) if person.isdigit() else None,
-        start=_day(get("start"), diary.timezone, "The first day"),
-        end=_day(get("end"), diary.timezone, "The last day"),
+        start=timeparse.parse_day(get("start"), diary.timezone, "The first day"),
+        end=timeparse.parse_day(get("end"), diary.timezone, "The last day"),
         messages=get("messages") == "yes",
         include_private=get("include_private") == "yes",
     )

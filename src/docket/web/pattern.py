@@ -69,22 +69,13 @@ def _short_month(month: str) -> str:
 # --- orders ----------------------------------------------------------------------------------
 
 
-def _day(text: str, tz: str, what: str) -> date | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return timeparse.parse(text, tz, allow_future=True).value.date()
-    except InputError as exc:
-        exc.message = f"{what}: {exc.message}"
-        raise
-
-
 def _order_data(diary: Diary, fields: Any) -> OrderData:
     def get(name: str) -> str:
         return str(fields.get(name, "") or "").strip()
 
-    made_on = _day(get("made_on"), diary.timezone, "The day it was made")
+    made_on = timeparse.parse_day(
+        get("made_on"), diary.timezone, "The day it was made", allow_future=True
+    )
     if made_on is None:
         raise InputError(
             "Please give the day the order was made.",
@@ -98,7 +89,9 @@ def _order_data(diary: Diary, fields: Any) -> OrderData:
     return OrderData(
         type=get("type"),
         made_on=made_on,
-        ends_on=_day(get("ends_on"), diary.timezone, "The day it ends"),
+        ends_on=timeparse.parse_day(
+            get("ends_on"), diary.timezone, "The day it ends", allow_future=True
+        ),
         against=tuple(against),
         terms=get("terms"),
         reference=get("reference"),
