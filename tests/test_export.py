@@ -125,6 +125,7 @@ def test_a_selective_bundle_verifies_and_holds_nothing_withheld(
         assert hidden not in everything, hidden
     assert manifest["recipient"] == "Kent Police, PC 1234"
     assert "private notes" in manifest["withheld"]["categories"]
+    assert "Gifts or items left" in manifest["withheld"]["categories"]
     # the export itself is in the diary's log, with what went and to whom
     (export,) = d.history("export", 1)
     assert export.type == "export.made" and export.record["to"] == "Kent Police, PC 1234"  # type: ignore[index]

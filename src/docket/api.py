@@ -745,7 +745,8 @@ class Diary:
                 hint="For example --to 'Kent Police, PC 1234 Smith'.",
             )
         with self._file.read() as conn:
-            planned = bundle.plan(conn, selection, self.timezone)
+            names = {c.code: c.name for c in self.jurisdiction.categories}
+            planned = bundle.plan(conn, selection, self.timezone, names)
         if not planned.incident_ids and not planned.message_ids:
             raise InputError(
                 "Nothing matches that selection, so there is nothing to export.",

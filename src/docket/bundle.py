@@ -81,7 +81,9 @@ def _utc(day: date, tz: ZoneInfo) -> str:
     )
 
 
-def plan(conn: Connection, sel: Selection, timezone: str) -> Plan:
+def plan(
+    conn: Connection, sel: Selection, timezone: str, names: dict[str, str] | None = None
+) -> Plan:
     raw = log.raw_connection(conn)
     tz = ZoneInfo(timezone)
     where: list[str] = ["NOT i.redacted"]
@@ -146,9 +148,10 @@ def plan(conn: Connection, sel: Selection, timezone: str) -> Plan:
     if sel.messages and people:
         message_ids, batch_seqs = _messages(raw, sorted(people), sel, tz, files)
     total = log.size(conn)
+    names = names or {}
     withheld_categories = sorted(
         {
-            c
+            names.get(c, c)
             for (c,) in raw.execute(
                 "SELECT DISTINCT category FROM incident WHERE NOT redacted AND id NOT IN "
                 f"({', '.join('?' * len(chosen)) or 'NULL'})",
