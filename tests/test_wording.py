@@ -20,6 +20,7 @@ SCANNED = [
     *sorted((ROOT / "src" / "docket").rglob("*.html")),
     *sorted((ROOT / "src" / "docket").rglob("*.toml")),
     *sorted((ROOT / "src" / "docket").rglob("*.py")),
+    ROOT / "src" / "docket_verify.py",
     *sorted((ROOT / "src" / "docket" / "web" / "static").glob("app.*")),
     *sorted((ROOT / "docs").rglob("*.md")),
     ROOT / "README.md",
