@@ -551,3 +551,27 @@ def test_the_clock_writes_times_as_utc_rfc3339_does(when: datetime) -> None:
 def test_the_batch_root_is_rfc9162(n: int) -> None:
     leaves = [merkle.leaf_hash(str(i).encode()) for i in range(n)]
     assert pipeline._merkle_root(leaves) == merkle.root_from_leaves(leaves)
+
+
+def test_a_large_import_merges_the_full_text_index(
+    diary: Diary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docket.ledger import log
+
+    def segments() -> int:
+        with diary._file.read() as conn:
+            return int(
+                log.raw_connection(conn)
+                .execute("SELECT count(DISTINCT segid) FROM message_fts_idx")
+                .fetchone()[0]
+            )
+
+    diary.import_file(write_chat(tmp_path / "a.txt", chat_lines(0, 50, marker="alpha")))
+    diary.import_file(write_chat(tmp_path / "b.txt", chat_lines(50, 100, marker="beta")))
+    assert segments() >= 2  # one per import while imports are small
+    monkeypatch.setattr(pipeline, "OPTIMIZE_AFTER", 10)
+    diary.import_file(write_chat(tmp_path / "c.txt", chat_lines(100, 150, marker="gamma")))
+    assert segments() == 1
+    hits = diary.search("beta")
+    assert hits.message_total == 50
+    assert diary.verify().ok
