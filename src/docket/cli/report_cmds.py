@@ -68,13 +68,12 @@ def register(cli: click.Group) -> None:
             end=timeparse.parse_day(end, diary.timezone, "--to"),
             prepared_by=prepared_by.strip(),
         )
-        defaults = options.resolved()
-        options = report.with_redactions(
+        options = report.with_choices(
             options,
-            private_places=defaults.private_places and not include_private_places,
-            third_party_contacts=defaults.third_party_contacts and not include_witness_contacts,
-            private_notes=not include_private_notes,
-            checklist=defaults.checklist or without_checklist,
+            show_private_places=include_private_places,
+            show_witnesses=include_witness_contacts,
+            show_private_notes=include_private_notes,
+            leave_out_checklist=without_checklist,
         )
         built = report.build(diary, options)
         seen = report.preview(built)

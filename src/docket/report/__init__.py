@@ -283,7 +283,7 @@ def build(diary: Diary, options: ReportOptions) -> Report:
         jurisdiction=j,
         period_label=label,
         incidents=rows,
-        people=[_person_row(p, red) for p in responsible],
+        people=[_person_row(p) for p in responsible],
         analysis=a,
         files=files,
         sources=[
@@ -379,7 +379,7 @@ def _file_row(att: AttachmentView, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _person_row(p: PersonView, red: Redactions) -> dict[str, Any]:
+def _person_row(p: PersonView) -> dict[str, Any]:
     d = p.data
     assert d is not None
     return {
@@ -532,3 +532,23 @@ def preview(report: Report) -> dict[str, Any]:
 
 def with_redactions(options: ReportOptions, **changes: bool) -> ReportOptions:
     return replace(options, redactions=replace(options.resolved(), **changes))
+
+
+def with_choices(
+    options: ReportOptions,
+    *,
+    show_private_places: bool = False,
+    show_witnesses: bool = False,
+    show_private_notes: bool = False,
+    leave_out_checklist: bool = False,
+) -> ReportOptions:
+    """The person's choices (from the CLI or the web form) over the audience's defaults:
+    each can only show what the audience hides, or hide the checklist."""
+    defaults = options.resolved()
+    return with_redactions(
+        options,
+        private_places=defaults.private_places and not show_private_places,
+        third_party_contacts=defaults.third_party_contacts and not show_witnesses,
+        private_notes=not show_private_notes,
+        checklist=defaults.checklist or leave_out_checklist,
+    )

@@ -37,13 +37,12 @@ def _options(diary: Diary, fields: Any) -> report.ReportOptions:
         end=timeparse.parse_day(get("end"), diary.timezone, "The last day"),
         prepared_by=get("prepared_by").strip(),
     )
-    defaults = options.resolved()
-    return report.with_redactions(
+    return report.with_choices(
         options,
-        private_places=defaults.private_places and get("show_private_places") != "yes",
-        third_party_contacts=defaults.third_party_contacts and get("show_witnesses") != "yes",
-        private_notes=get("show_private_notes") != "yes",
-        checklist=defaults.checklist or get("leave_out_checklist") == "yes",
+        show_private_places=get("show_private_places") == "yes",
+        show_witnesses=get("show_witnesses") == "yes",
+        show_private_notes=get("show_private_notes") == "yes",
+        leave_out_checklist=get("leave_out_checklist") == "yes",
     )
 
 
