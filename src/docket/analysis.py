@@ -45,7 +45,6 @@ MIN_MONTH_DAYS = 7  # a month needs this many days in the period to have a rate
 MAX_IDS = 50  # supporting ids listed per finding (the total is always given)
 MAX_FLAG_HITS = 200  # flagged words kept per flag (the total is always given)
 MAX_BURST_FINDINGS = 5  # more bursts than this: one finding counts them; the largest are listed
-CONTACT_KINDS = ("message", "call")
 # findings are listed in this order: the counts first, then changes over time, then the rest
 ORDER = (
     "occasions",

@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 import docket_verify
+from docket import integrity
 from docket.errors import InputError
 from docket.ledger import log, merkle
-from docket.model.entry import encode_entry
+from docket.model.entry import canonical, encode_entry
 from docket.store import blobs
 
 FORMAT = "docket-bundle/1"
@@ -45,18 +46,6 @@ class Selection:
     messages: bool = False
     include_private: bool = False  # disclose entries that hold private notes
 
-    def describe(self) -> str:
-        parts = []
-        if self.incidents:
-            parts.append("incidents " + ", ".join(map(str, self.incidents)))
-        if self.categories:
-            parts.append("categories " + ", ".join(self.categories))
-        if self.start or self.end:
-            parts.append(
-                f"from {self.start or 'the start'} to {self.end or 'now'}".replace("None", "")
-            )
-        return "; ".join(parts) or "every incident"
-
 
 @dataclass
 class Plan:
@@ -70,7 +59,6 @@ class Plan:
     withheld_private: list[int]  # incidents withheld because they hold private notes
     withheld_entries: int = 0
     withheld_categories: list[str] = field(default_factory=list)
-    person_seqs: list[int] = field(default_factory=list)
 
 
 def _utc(day: date, tz: ZoneInfo) -> str:
@@ -256,8 +244,6 @@ def entry_bytes(raw: Any, seq: int) -> bytes:
 
 
 def tlog_proof(index: int, proof: list[bytes], checkpoint_note: str) -> bytes:
-    import base64
-
     lines = ["c2sp.org/tlog-proof@v1", f"index {index}"]
     lines += [base64.b64encode(h).decode("ascii") for h in proof]
     return ("\n".join(lines) + "\n\n" + checkpoint_note).encode("utf-8")
@@ -266,10 +252,6 @@ def tlog_proof(index: int, proof: list[bytes], checkpoint_note: str) -> bytes:
 def message_members(raw: Any, message_ids: list[int]) -> Iterator[tuple[int, int, bytes, bytes]]:
     """(id, batch seq, record bytes, proof bytes) for each message, batch by batch: the
     record is rebuilt as verify rebuilds it, and checked against the stored leaf."""
-    import base64
-
-    from docket import integrity
-
     by_batch: dict[int, list[int]] = {}
     for mid in message_ids:
         (batch,) = raw.execute("SELECT batch_seq FROM message WHERE id = ?", (mid,)).fetchone()
@@ -511,7 +493,7 @@ def write(
         "export_entry": export_seq,
         "reports": sorted(reports),
     }
-    members.append(("manifest.json", rfc8785_bytes(manifest)))
+    members.append(("manifest.json", canonical(manifest)))
     members.append(("key.vkey", (verifier.encode() + "\n").encode("ascii")))
     members += [(f"checkpoints/{s}.checkpoint", note.encode("utf-8")) for s, note in cps]
     members += [(f"consistency/{a}-{b}.proof", text.encode("ascii")) for a, b, text in consistency]
@@ -539,9 +521,3 @@ def write(
         withheld_private=tuple(p.withheld_private),
         encrypted=passphrase is not None,
     )
-
-
-def rfc8785_bytes(value: Any) -> bytes:
-    from docket.model.entry import canonical
-
-    return canonical(value)
