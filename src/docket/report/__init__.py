@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
 
 from docket import __version__
 from docket.analysis import WEEKDAYS, Analysis, Period
@@ -306,62 +305,30 @@ def build(diary: Diary, options: ReportOptions) -> Report:
     )
     months = a.months[-24:]
     report.charts = {
-        name: _paint(svg)
-        for name, svg in {
-            "months": charts.columns(
-                [
-                    (date.fromisoformat(m.month + "-01").strftime("%b %y"), m.incidents)
-                    for m in months
-                ],
-                title="Incidents each month",
-                every=max(1, len(months) // 8),
-            )
-            if months
-            else None,
-            "contacts": charts.columns(
-                [
-                    (date.fromisoformat(m.month + "-01").strftime("%b %y"), m.contacts)
-                    for m in months
-                ],
-                title="Calls and messages from the person responsible, each month",
-                every=max(1, len(months) // 8),
-            )
-            if a.contacts
-            else None,
-            "categories": charts.bars(
-                [(name, n) for _, name, n in a.by_category], title="Incidents by what happened"
-            )
-            if a.by_category
-            else None,
-            "heatmap": charts.heatmap(
-                a.heatmap, WEEKDAYS, title="Incidents and contacts by day of the week and hour"
-            ),
-        }.items()
+        "months": charts.columns(
+            [(date.fromisoformat(m.month + "-01").strftime("%b %y"), m.incidents) for m in months],
+            title="Incidents each month",
+            every=max(1, len(months) // 8),
+        )
+        if months
+        else None,
+        "contacts": charts.columns(
+            [(date.fromisoformat(m.month + "-01").strftime("%b %y"), m.contacts) for m in months],
+            title="Calls and messages from the person responsible, each month",
+            every=max(1, len(months) // 8),
+        )
+        if a.contacts
+        else None,
+        "categories": charts.bars(
+            [(name, n) for _, name, n in a.by_category], title="Incidents by what happened"
+        )
+        if a.by_category
+        else None,
+        "heatmap": charts.heatmap(
+            a.heatmap, WEEKDAYS, title="Incidents and contacts by day of the week and hour"
+        ),
     }
     return report
-
-
-PAINT = {
-    "chart-bar": 'fill="#2b5f7f"',
-    "chart-axis": 'stroke="#4d5b66" stroke-width="1"',
-    "chart-label": 'fill="#1f2a33" font-size="11" font-family="DejaVu Sans, sans-serif"',
-    "heat heat-0": 'fill="#f6f8fa" stroke="#d5dde3"',
-    "heat heat-1": 'fill="#d3e3ee" stroke="#d5dde3"',
-    "heat heat-2": 'fill="#9fc1d8" stroke="#d5dde3"',
-    "heat heat-3": 'fill="#5e93b6" stroke="#d5dde3"',
-    "heat heat-4": 'fill="#2b5f7f" stroke="#d5dde3"',
-}
-
-
-def _paint(svg: Any) -> Any:
-    """The web app's charts colour themselves from the page's CSS; a PDF renderer reads only
-    the SVG's own attributes, so the report writes the same colours in."""
-    if svg is None:
-        return None
-    text = str(svg)
-    for cls, attrs in PAINT.items():
-        text = text.replace(f'class="{cls}"', f'class="{cls}" {attrs}')
-    return Markup(text)  # noqa: S704 - the charts escape every text they hold
 
 
 def _file_row(att: AttachmentView, tz: ZoneInfo) -> dict[str, Any]:

@@ -10,6 +10,27 @@ from html import escape
 
 from markupsafe import Markup
 
+# The colours as SVG attributes as well as classes: a page's CSS overrides them (the web app
+# styles charts from app.css), and a renderer that reads only the SVG itself (WeasyPrint, for
+# the PDF report) still draws the same calm colours.
+PAINT = {
+    "chart-bar": 'fill="#2b5f7f"',
+    "chart-axis": 'stroke="#4d5b66" stroke-width="1"',
+    "chart-label": 'fill="#1f2a33" font-size="11" font-family="DejaVu Sans, sans-serif"',
+    "heat heat-0": 'fill="#f6f8fa" stroke="#d5dde3"',
+    "heat heat-1": 'fill="#d3e3ee" stroke="#d5dde3"',
+    "heat heat-2": 'fill="#9fc1d8" stroke="#d5dde3"',
+    "heat heat-3": 'fill="#5e93b6" stroke="#d5dde3"',
+    "heat heat-4": 'fill="#2b5f7f" stroke="#d5dde3"',
+}
+
+
+def _finish(out: list[str]) -> Markup:
+    text = "".join(out)
+    for cls, attrs in PAINT.items():
+        text = text.replace(f'class="{cls}"', f'class="{cls}" {attrs}')
+    return Markup(text)  # noqa: S704 - every text in a chart is escaped as it is written
+
 
 def _open(width: int, height: int, title: str, desc: str) -> str:
     return (
@@ -54,7 +75,7 @@ def columns(series: Sequence[tuple[str, int]], *, title: str, every: int = 1) ->
                 f'text-anchor="middle">{escape(label)}</text>'
             )
     out.append("</svg>")
-    return Markup("".join(out))  # noqa: S704 - every text above is escaped
+    return _finish(out)
 
 
 def bars(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
@@ -75,7 +96,7 @@ def bars(items: Sequence[tuple[str, int]], *, title: str) -> Markup:
             f'<text class="chart-label" x="{label_w + w + 6:.1f}" y="{y + 17}">{value}</text>'
         )
     out.append("</svg>")
-    return Markup("".join(out))  # noqa: S704 - every text above is escaped
+    return _finish(out)
 
 
 def heatmap(grid: Sequence[Sequence[int]], rows: Sequence[str], *, title: str) -> Markup:
@@ -110,4 +131,4 @@ def heatmap(grid: Sequence[Sequence[int]], rows: Sequence[str], *, title: str) -
                 f"{h:02d}:00–{h:02d}:59: {v}</title></rect>"
             )
     out.append("</svg>")
-    return Markup("".join(out))  # noqa: S704 - every text above is escaped
+    return _finish(out)
