@@ -5,15 +5,14 @@ shown as "[a private place]" unless asked for."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
+import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docket import timeline
+from docket import outfiles, timeline
 from docket.errors import InputError
 
 if TYPE_CHECKING:
@@ -126,35 +125,27 @@ def write(diary: Diary, out: Path, f: timeline.TimelineFilter, *, private: bool)
             f"Docket cannot tell what kind of table {out.name!r} should be.",
             hint="End the file name with .csv, .json or .jsonl.",
         )
-    if not out.parent.is_dir():
-        raise InputError(f"The folder {str(out.parent)!r} does not exist.")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     n = 0
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            if kind == ".csv":
-                w = csv.DictWriter(fh, fieldnames=COLUMNS)
-                w.writeheader()
-                for row in rows(diary, f, private=private):
-                    w.writerow(row)
-                    n += 1
-            else:
+    with outfiles.private_file(out) as raw:
+        fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        if kind == ".csv":
+            w = csv.DictWriter(fh, fieldnames=COLUMNS)
+            w.writeheader()
+            for row in rows(diary, f, private=private):
+                w.writerow(row)
+                n += 1
+        else:
+            if kind == ".json":
+                fh.write("[\n")
+            for row in rows(diary, f, private=private):
+                text = json.dumps(row, ensure_ascii=False, sort_keys=True)
                 if kind == ".json":
-                    fh.write("[\n")
-                for row in rows(diary, f, private=private):
-                    text = json.dumps(row, ensure_ascii=False, sort_keys=True)
-                    if kind == ".json":
-                        fh.write(("" if n == 0 else ",\n") + text)
-                    else:
-                        fh.write(text + "\n")
-                    n += 1
-                if kind == ".json":
-                    fh.write("\n]\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+                    fh.write(("" if n == 0 else ",\n") + text)
+                else:
+                    fh.write(text + "\n")
+                n += 1
+            if kind == ".json":
+                fh.write("\n]\n")
+        fh.flush()
+        fh.detach()
     return n

@@ -9,9 +9,7 @@ one place, so the preview, the HTML and the PDF can never disagree about what is
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from docket import __version__
+from docket import __version__, outfiles
 from docket.analysis import WEEKDAYS, Analysis, Period
 from docket.checklist import ASK_FOR_ASSESSMENT, questions
 from docket.errors import InputError
@@ -464,23 +462,7 @@ def write(report: Report, out: Path) -> tuple[Path, str]:
             hint="End the file name with .pdf or .html.",
         )
     data = render_pdf(report) if suffix == ".pdf" else render_html(report).encode("utf-8")
-    out = out.expanduser()
-    if not out.parent.is_dir():
-        raise InputError(
-            f"The folder {str(out.parent)!r} does not exist.",
-            hint="Choose a folder that exists, or create it first.",
-        )
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    out = outfiles.write_private(out, data)
     return out, hashlib.sha256(data).hexdigest()
 
 
