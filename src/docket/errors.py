@@ -203,3 +203,48 @@ class ImportTooLarge(ImportFailed):
     """A zip that would expand beyond safe limits, or a line too long to be a message."""
 
     code = "import_too_large"
+
+
+# --- tech-safety checks ---------------------------------------------------------------------
+
+
+class SafetyCheckError(InputError):
+    """Base of errors about the tech-safety checks (phone app lists, indicators, photos)."""
+
+    code = "safety_check_failed"
+
+
+class IndicatorFileError(SafetyCheckError):
+    """An indicator file that cannot be read: not YAML, or not the Echap layout."""
+
+    code = "indicator_file_invalid"
+
+
+class NoIndicators(SafetyCheckError):
+    """A phone check was asked for before any indicator file was loaded."""
+
+    code = "indicators_missing"
+
+
+class PhoneListUnreadable(SafetyCheckError):
+    """A file given as a phone's app list that is none of the shapes Docket reads."""
+
+    code = "phone_list_unreadable"
+
+
+class AdbFailed(SafetyCheckError):
+    """adb is missing, no phone is connected, or the phone did not answer."""
+
+    code = "adb_failed"
+
+
+class IndicatorDownloadFailed(SafetyCheckError):
+    """``docket safety indicators update`` could not fetch the upstream files."""
+
+    code = "indicator_download_failed"
+
+
+class PhotoCheckError(SafetyCheckError):
+    """A photo folder or a cleaned copy that could not be read or written."""
+
+    code = "photo_check_failed"
