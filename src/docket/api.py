@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, cast
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from sqlalchemy import Connection
@@ -50,7 +51,7 @@ from docket.ledger import log, timestamp
 from docket.ledger.note import Verifier
 from docket.model import forms, identifiers, media, timeparse
 from docket.model.identifiers import Identifier
-from docket.model.records import IncidentData, OrderData, PersonData
+from docket.model.records import IncidentData, OrderData, PersonData, WitnessAccountData
 from docket.model.views import AttachmentView, IncidentView, PersonView, Summary, VersionView
 from docket.records import IncidentFilter
 from docket.store import blobs
@@ -323,6 +324,70 @@ class Diary:
     def orders(self) -> list[OrderView]:
         with self._file.read() as conn:
             return [_order_view(r) for r in log_records.all_current(conn, "order")]
+
+    # --- witness accounts --------------------------------------------------------------------
+
+    def add_witness_account(
+        self,
+        data: WitnessAccountData,
+        *,
+        note_file: BinaryIO | None = None,
+        note_name: str = "",
+    ) -> WitnessAccountView:
+        """Keep what a witness wrote, linked to its incident; ``note_file`` (a photo or scan
+        of their note) is stored as evidence on the same incident, in the same transaction."""
+        data = data.normalised()
+        data.validate(datetime.now(ZoneInfo(self.timezone)).date())
+        with self._write() as conn:
+            row = records.incident_row(conn, data.incident)
+            if row.redacted:
+                raise RecordRedacted(
+                    f"Incident {data.incident} was removed, so nothing can be linked to it."
+                )
+            if note_file is not None:
+                head = note_file.read(media.HEAD_BYTES)
+                attachment_id = records.add_attachment(
+                    conn,
+                    cast(BinaryIO, io.BufferedReader(_Prepended(head, note_file))),
+                    name=note_name or "witness note",
+                    media_type=media.sniff(head),
+                    incident_id=data.incident,
+                    obtained=f"Witness note written by {data.name.strip()}",
+                )
+                data = dataclasses.replace(data, attachment=attachment_id)
+            elif data.attachment is not None:
+                records.attachment_row(conn, data.attachment)
+            witness_id = log_records.next_id(conn, "witness")
+            log_records.write(conn, "witness", witness_id, data.as_record(), created_type="added")
+            return _witness_view(log_records.get(conn, "witness", witness_id, **_WITNESS))
+
+    def edit_witness_account(
+        self, witness_id: int, data: WitnessAccountData, reason: str
+    ) -> WitnessAccountView:
+        reason = _require_reason(reason, "A change")
+        data = data.normalised()
+        data.validate(datetime.now(ZoneInfo(self.timezone)).date())
+        with self._write() as conn:
+            before = _witness_view(log_records.get(conn, "witness", witness_id, **_WITNESS))
+            if before.data == data:
+                raise NothingToChange(
+                    f"Witness account {witness_id} already says that; nothing was changed."
+                )
+            records.incident_row(conn, data.incident)
+            log_records.write(conn, "witness", witness_id, data.as_record(), reason=reason)
+            return _witness_view(log_records.get(conn, "witness", witness_id, **_WITNESS))
+
+    def witness_account(self, witness_id: int) -> WitnessAccountView:
+        with self._file.read() as conn:
+            return _witness_view(log_records.get(conn, "witness", witness_id, **_WITNESS))
+
+    def witness_accounts(self, incident_id: int | None = None) -> list[WitnessAccountView]:
+        """Witness accounts (those removed left out), all or those about one incident."""
+        with self._file.read() as conn:
+            views = [_witness_view(r) for r in log_records.all_current(conn, "witness")]
+        if incident_id is not None:
+            views = [v for v in views if v.data.incident == incident_id]
+        return views
 
     def checklist(self) -> ChecklistView:
         """The checklist's answers as last saved (none yet: an empty checklist)."""
@@ -896,6 +961,41 @@ def _order_view(rec: log_records.LogRecord) -> OrderView:
     assert rec.record is not None
     return OrderView(
         rec.id, rec.version, rec.recorded_at, rec.updated_at, OrderData.from_record(rec.record)
+    )
+
+
+_WITNESS = {
+    "what": "witness account",
+    "hint": "'docket witness list' shows the witness accounts in the diary.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WitnessAccountView:
+    id: int
+    version: int
+    recorded_at: str
+    updated_at: str
+    data: WitnessAccountData
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "recorded_at": self.recorded_at,
+            "updated_at": self.updated_at,
+            **self.data.as_record(),
+        }
+
+
+def _witness_view(rec: log_records.LogRecord) -> WitnessAccountView:
+    assert rec.record is not None
+    return WitnessAccountView(
+        rec.id,
+        rec.version,
+        rec.recorded_at,
+        rec.updated_at,
+        WitnessAccountData.from_record(rec.record),
     )
 
 

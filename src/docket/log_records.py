@@ -1,6 +1,7 @@
-"""Records kept only in the log — court orders and checklist answers: written as entries with
-their own subject ("order/3", "checklist/1"), read back from the log by subject, with no
-table of their own, so ``docket verify`` checks them with the log itself.
+"""Records kept only in the log — court orders, checklist answers, witness accounts and the
+tech-safety checks: written as entries with their own subject ("order/3", "checklist/1"),
+read back from the log by subject, with no table of their own, so ``docket verify`` checks
+them with the log itself.
 
 The latest entry for a subject is the record's current version; a purged entry (content
 removed by a redaction) means the record was removed. Callers own the transaction.
@@ -18,7 +19,7 @@ from docket.errors import RecordNotFound, RecordRedacted
 from docket.ledger import log
 from docket.model.entry import Entry
 
-KINDS = ("order", "checklist")
+KINDS = ("order", "checklist", "witness")
 
 
 @dataclass(frozen=True)

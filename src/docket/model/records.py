@@ -391,3 +391,137 @@ class OrderData:
                 hint="Check the dates: the end date must be the same as or after the date "
                 "it was made.",
             )
+
+
+_HHMM_DIGITS = 4
+
+
+def _hhmm(value: str, what: str) -> str:
+    """A clock time as HH:MM (given as 9:05, 09:05 or 0905), or "" when not given."""
+    text = value.strip().replace(".", ":")
+    if not text:
+        return ""
+    hours, sep, minutes = text.partition(":")
+    if not sep and len(text) == _HHMM_DIGITS:
+        hours, minutes = text[:2], text[2:]
+    if hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60:
+        return f"{int(hours):02d}:{int(minutes):02d}"
+    raise InvalidDate(
+        f"{value!r} is not a time of day Docket can read ({what}).",
+        hint="Use the 24-hour clock, for example 09:05 or 17:30.",
+    )
+
+
+@dataclass(frozen=True)
+class WitnessAccountData:
+    """What someone else saw or heard, in their own words, as they wrote it down (often on
+    the witness note from a safety sheet), linked to the incident it is about.
+
+    It is kept apart from the person's own account of the incident, so a report can show
+    both; the note they wrote, photographed or scanned, can be attached as evidence."""
+
+    incident: int
+    name: str
+    saw: str = ""
+    heard: str = ""
+    contact: str = ""  # how to reach them: left out of exports like other third-party details
+    relationship: str = ""  # "neighbour", "receptionist at my work"
+    seen_on: date | None = None
+    time_from: str = ""  # HH:MM, local
+    time_to: str = ""
+    place: str = ""
+    appearance: str = ""  # what the person looked like, wore, drove
+    other: str = ""
+    written_on: date | None = None  # when the witness wrote it down
+    received_on: date | None = None  # when the person got it
+    attachment: int | None = None  # the note itself, photographed or scanned
+
+    def as_record(self) -> Record:
+        return _compact(
+            {
+                "incident": self.incident,
+                "name": self.name.strip(),
+                "saw": self.saw.strip(),
+                "heard": self.heard.strip(),
+                "contact": self.contact.strip(),
+                "relationship": self.relationship.strip(),
+                "seen_on": self.seen_on.isoformat() if self.seen_on else None,
+                "time_from": self.time_from,
+                "time_to": self.time_to,
+                "place": self.place.strip(),
+                "appearance": self.appearance.strip(),
+                "other": self.other.strip(),
+                "written_on": self.written_on.isoformat() if self.written_on else None,
+                "received_on": self.received_on.isoformat() if self.received_on else None,
+                "attachment": self.attachment,
+            }
+        )
+
+    @classmethod
+    def from_record(cls, r: Record) -> WitnessAccountData:
+        def day(key: str) -> date | None:
+            return date.fromisoformat(r[key]) if r.get(key) else None
+
+        return cls(
+            incident=int(r["incident"]),
+            name=r["name"],
+            saw=r.get("saw", ""),
+            heard=r.get("heard", ""),
+            contact=r.get("contact", ""),
+            relationship=r.get("relationship", ""),
+            seen_on=day("seen_on"),
+            time_from=r.get("time_from", ""),
+            time_to=r.get("time_to", ""),
+            place=r.get("place", ""),
+            appearance=r.get("appearance", ""),
+            other=r.get("other", ""),
+            written_on=day("written_on"),
+            received_on=day("received_on"),
+            attachment=int(r["attachment"]) if r.get("attachment") is not None else None,
+        )
+
+    def normalised(self) -> WitnessAccountData:
+        """Times as HH:MM; raises for a time that cannot be read."""
+        return WitnessAccountData(
+            **{
+                **self.__dict__,
+                "time_from": _hhmm(self.time_from, "from"),
+                "time_to": _hhmm(self.time_to, "to"),
+            }
+        )
+
+    def validate(self, today: date) -> None:
+        if not self.name.strip():
+            raise InputError(
+                "A witness account needs the name of the person who wrote it.",
+                hint="If they would rather not be named, write how you know them, for example "
+                "'Receptionist at my work'.",
+            )
+        if not (self.saw.strip() or self.heard.strip() or self.other.strip()):
+            raise InputError(
+                "The witness account is empty: it says nothing about what they saw or heard.",
+                hint="Copy what they wrote, in their words, into 'what they saw' or 'what they "
+                "heard'.",
+            )
+        for label, day in (
+            ("the day they saw it", self.seen_on),
+            ("the day they wrote it", self.written_on),
+            ("the day you received it", self.received_on),
+        ):
+            if day is not None and day > today:
+                raise InvalidDate(
+                    f"{label.capitalize()} ({day.isoformat()}) is in the future.",
+                    hint="Check the date.",
+                )
+        if self.seen_on and self.written_on and self.written_on < self.seen_on:
+            raise InvalidDate(
+                "The witness account says it was written before the day it describes.",
+                hint="Check both dates.",
+            )
+        for text in (self.saw, self.heard, self.other, self.appearance):
+            if len(text) > 20_000:
+                raise InputError(
+                    "Part of the witness account is too long to keep as text.",
+                    hint="Attach a photo or scan of their note instead, and copy the key "
+                    "sentences.",
+                )

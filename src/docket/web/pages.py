@@ -316,6 +316,7 @@ def incident_show(request: Request, incident_id: int) -> Response:
                 "local": lambda t: local(diary, t),
                 "saved": request.query_params.get("saved"),
                 "inline_images": INLINE_IMAGES,
+                "witness_accounts": diary.witness_accounts(incident_id),
             },
         )
 
@@ -398,6 +399,9 @@ def _describe(diary: Diary, kind: str, record_id: int) -> str:
         kind_of = diary.jurisdiction.order_type(o.data.type)
         name = kind_of.name if kind_of else o.data.type
         return f"the {name.lower()} made on {o.data.made_on:%d %B %Y}"
+    if kind == "witness":
+        w = diary.witness_account(record_id)
+        return f"the witness account by {w.data.name} about incident {w.data.incident}"
     raise InputError(f"{kind!r} cannot be removed.")
 
 
@@ -407,6 +411,7 @@ async def remove(request: Request, kind: str, record_id: int) -> Response:
     fields = await form(request)
     with state.diary() as diary:
         what = _describe(diary, kind, record_id)
+        incident_of = diary.witness_account(record_id).data.incident if kind == "witness" else None
         try:
             if fields.get("confirm") != "yes":
                 raise InputError(
@@ -420,6 +425,8 @@ async def remove(request: Request, kind: str, record_id: int) -> Response:
     back = {"incident": f"/incidents/{record_id}", "person": "/people", "order": "/orders"}.get(
         kind, "/incidents"
     )
+    if kind == "witness" and incident_of is not None:
+        back = f"/incidents/{incident_of}#witnesses-h"
     return redirect(back, request)
 
 
