@@ -130,6 +130,7 @@ def plan(
         subjects.append(f"attachment/{aid}")
         files[bytes(sha).hex()] = {"size": size, "name": name, "media_type": media_type}
     subjects += [f"person/{p}" for p in sorted(people)]
+    subjects += _witness_subjects(raw, set(chosen))
     entry_seqs = _seqs(raw, subjects)
     message_ids: list[int] = []
     batch_seqs: list[int] = []
@@ -157,6 +158,18 @@ def plan(
         withheld_entries=total - len(set(entry_seqs) | set(batch_seqs)),
         withheld_categories=withheld_categories + (["private notes"] if private else []),
     )
+
+
+def _witness_subjects(raw: Any, incidents: set[int]) -> list[str]:
+    """The witness accounts about the chosen incidents (kept only in the log)."""
+    found: set[str] = set()
+    for subject, record in raw.execute(
+        "SELECT subject, record FROM entry WHERE subject >= 'witness/' AND subject < 'witness0' "
+        "AND record IS NOT NULL"
+    ):
+        if int(json.loads(record).get("incident", -1)) in incidents:
+            found.add(subject)
+    return sorted(found, key=lambda s: int(s.partition("/")[2]))
 
 
 def _seqs(raw: Any, subjects: list[str]) -> list[int]:

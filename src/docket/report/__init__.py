@@ -28,7 +28,7 @@ from docket.records import IncidentFilter
 from docket.web import charts
 
 if TYPE_CHECKING:
-    from docket.api import Diary
+    from docket.api import Diary, WitnessAccountView
 
 PRIVATE_PLACE = "[a private place]"
 
@@ -161,12 +161,33 @@ def _period(diary: Diary, o: ReportOptions) -> tuple[Period, str]:
     return Period(start.strftime(iso) if start else None, end.strftime(iso) if end else None), label
 
 
+def _witness_account_row(w: WitnessAccountView, red: Redactions) -> dict[str, Any]:
+    d = w.data
+    when = d.seen_on.strftime("%d %b %Y") if d.seen_on else ""
+    if d.time_from:
+        when += (", " if when else "") + d.time_from + (f" to {d.time_to}" if d.time_to else "")
+    return {
+        "id": w.id,
+        "by": d.name + (f" ({d.relationship})" if d.relationship else ""),
+        "contact": "" if red.third_party_contacts else d.contact,
+        "when": when,
+        "place": d.place,
+        "saw": d.saw,
+        "heard": d.heard,
+        "appearance": d.appearance,
+        "other": d.other,
+        "written_on": d.written_on.strftime("%d %b %Y") if d.written_on else "",
+        "note_file": d.attachment,
+    }
+
+
 def _incident_row(
     v: IncidentView,
     diary: Diary,
     people: dict[int, PersonView],
     red: Redactions,
     tz: ZoneInfo,
+    accounts: list[WitnessAccountView] | None = None,
 ) -> dict[str, Any]:
     d = v.data
     assert d is not None
@@ -203,6 +224,7 @@ def _incident_row(
         "people": [people[p].data.name for p in d.people if p in people and people[p].data],  # type: ignore[union-attr]
         "targeted": [t for t in d.targeted if t.lower() != "me"],
         "witnesses": witnesses,
+        "witness_accounts": [_witness_account_row(w, red) for w in accounts or ()],
         "effect": d.effect.labels(),
         "effect_details": d.effect.details,
         "told_to_stop": taxonomy.TOLD_TO_STOP.get(d.told_to_stop or "", ""),
@@ -227,7 +249,14 @@ def build(diary: Diary, options: ReportOptions) -> Report:
     if options.only is not None:
         views = [v for v in views if v.id in set(options.only)]
     people = {p.id: p for p in diary.people() if p.data is not None}
-    rows = [_incident_row(v, diary, people, red, tz) for v in views if v.data is not None]
+    accounts: dict[int, list[WitnessAccountView]] = {}
+    for w in diary.witness_accounts():
+        accounts.setdefault(w.data.incident, []).append(w)
+    rows = [
+        _incident_row(v, diary, people, red, tz, accounts.get(v.id))
+        for v in views
+        if v.data is not None
+    ]
     a = diary.analyse(period=period)
 
     files: list[dict[str, Any]] = []
