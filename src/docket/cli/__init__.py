@@ -25,6 +25,7 @@ from docket.cli import (
     render,
     report_cmds,
     web_cmds,
+    witness_cmds,
 )
 from docket.cli.state import State
 from docket.config import Settings
@@ -100,6 +101,7 @@ for module in (
     report_cmds,
     ledger_cmds,
     web_cmds,
+    witness_cmds,
 ):
     module.register(cli)
 report_cmds.register_export(cli)
