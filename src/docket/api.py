@@ -11,7 +11,7 @@ import dataclasses
 import io
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +54,9 @@ from docket.model.identifiers import Identifier
 from docket.model.records import IncidentData, OrderData, PersonData, WitnessAccountData
 from docket.model.views import AttachmentView, IncidentView, PersonView, Summary, VersionView
 from docket.records import IncidentFilter
+from docket.safety import kept
+from docket.safety.android import CheckResult
+from docket.safety.indicators import IndicatorSet
 from docket.store import blobs
 from docket.store.diary_file import DiaryFile, Snapshot
 
@@ -345,12 +348,12 @@ class Diary:
                     f"Incident {data.incident} was removed, so nothing can be linked to it."
                 )
             if note_file is not None:
-                head = note_file.read(media.HEAD_BYTES)
+                media_type, note_stream = media.sniff_stream(note_file)
                 attachment_id = records.add_attachment(
                     conn,
-                    cast(BinaryIO, io.BufferedReader(_Prepended(head, note_file))),
+                    note_stream,
                     name=note_name or "witness note",
-                    media_type=media.sniff(head),
+                    media_type=media_type,
                     incident_id=data.incident,
                     obtained=f"Witness note written by {data.name.strip()}",
                 )
@@ -389,30 +392,84 @@ class Diary:
             views = [v for v in views if v.data.incident == incident_id]
         return views
 
-    def checklist(self) -> ChecklistView:
-        """The checklist's answers as last saved (none yet: an empty checklist)."""
-        with self._file.read() as conn:
-            rec = log_records.current(conn, "checklist", 1)
-        if rec is None or rec.record is None:
-            return ChecklistView(ChecklistData(()), None, 0)
-        return ChecklistView(ChecklistData.from_record(rec.record), rec.updated_at, rec.version)
+    # --- tech safety -----------------------------------------------------------------------
 
-    def save_checklist(self, data: ChecklistData) -> ChecklistView:
-        """Keep the answers as a new version; the earlier answers stay in the history."""
+    def save_indicators(
+        self, files: Sequence[tuple[str, bytes]], *, source: str = "file", url: str | None = None
+    ) -> kept.IndicatorsInfo:
+        """Keep the stalkerware indicator files (Echap's ioc.yaml and watchware.yaml) inside
+        the diary, replacing any loaded before (the earlier version stays in the log)."""
         with self._write() as conn:
-            rec = log_records.current(conn, "checklist", 1)
-            if rec and rec.record is not None and ChecklistData.from_record(rec.record) == data:
+            return kept.save_indicators(conn, files, source=source, url=url)
+
+    def indicators_info(self) -> kept.IndicatorsInfo | None:
+        """Which indicator files the diary holds, or None."""
+        with self._file.read() as conn:
+            return kept.indicators_info(conn)
+
+    def indicator_set(self) -> IndicatorSet:
+        """The indicator files the diary holds, parsed (NoIndicators when there are none)."""
+        with self._file.read() as conn:
+            return kept.load_indicators(conn)
+
+    def indicator_files(self) -> list[tuple[str, bytes]]:
+        """The indicator files the diary holds, as (name, exact bytes)."""
+        with self._file.read() as conn:
+            return kept.indicator_files(conn)
+
+    def check_phone(
+        self, inputs: Sequence[tuple[str, BinaryIO]], *, via: str = "file"
+    ) -> tuple[kept.PhoneCheckView, tuple[CheckResult, ...]]:
+        """Compare a phone's app list (or package details, bug report, certificate listing or
+        .apk) with the indicators; each input is kept as evidence and the check recorded in
+        the log. An unreadable input and nothing is kept."""
+        with self._write() as conn:
+            return kept.check_phone(conn, inputs, via=via)
+
+    def phone_check(self, check_id: int) -> kept.PhoneCheckView:
+        with self._file.read() as conn:
+            return kept.phone_check(conn, check_id)
+
+    def phone_checks(self) -> list[kept.PhoneCheckView]:
+        with self._file.read() as conn:
+            return kept.phone_checks(conn)
+
+    def checklist(self, set_name: str = "risk") -> ChecklistView:
+        """A checklist's answers as last saved (none yet: an empty checklist). ``set_name``
+        is "risk" (things police will want to know) or "accounts" (account safety)."""
+        with self._file.read() as conn:
+            rec = log_records.current(conn, "checklist", _CHECKLISTS[set_name])
+        if rec is None or rec.record is None:
+            return ChecklistView(ChecklistData((), set_name), None, 0)
+        return ChecklistView(
+            ChecklistData.from_record(rec.record, set_name), rec.updated_at, rec.version
+        )
+
+    def save_checklist(self, data: ChecklistData, set_name: str = "risk") -> ChecklistView:
+        """Keep the answers as a new version; the earlier answers stay in the history."""
+        record_id = _CHECKLISTS[set_name]
+        if data.set_name != set_name:
+            raise InputError(
+                f"Those are answers to the {data.set_name} checklist, not the {set_name} one."
+            )
+        with self._write() as conn:
+            rec = log_records.current(conn, "checklist", record_id)
+            if (
+                rec
+                and rec.record is not None
+                and ChecklistData.from_record(rec.record, set_name) == data
+            ):
                 raise NothingToChange("Those are already your answers; nothing was changed.")
             log_records.write(
                 conn,
                 "checklist",
-                1,
+                record_id,
                 data.as_record(),
                 reason="Answers updated",
                 created_type="answered",
                 edited_type="answered",
             )
-        return self.checklist()
+        return self.checklist(set_name)
 
     def analyse(
         self,
@@ -481,12 +538,11 @@ class Diary:
     ) -> AttachmentView:
         """Store a file read from ``stream`` (an upload, say) as evidence; the stream need not
         be seekable and is read once."""
-        head = stream.read(media.HEAD_BYTES)
-        media_type = media.sniff(head)
+        media_type, stream = media.sniff_stream(stream)
         with self._write() as conn:
             attachment_id = records.add_attachment(
                 conn,
-                cast(BinaryIO, io.BufferedReader(_Prepended(head, stream))),
+                stream,
                 name=name,
                 media_type=media_type,
                 incident_id=incident_id,
@@ -964,6 +1020,8 @@ def _order_view(rec: log_records.LogRecord) -> OrderView:
     )
 
 
+_CHECKLISTS = {"risk": 1, "accounts": 2}  # each set is one record: checklist/1, checklist/2
+
 _WITNESS = {
     "what": "witness account",
     "hint": "'docket witness list' shows the witness accounts in the diary.",
@@ -1027,27 +1085,6 @@ class _AlreadyImported(Exception):
     def __init__(self, source: Any) -> None:
         super().__init__("already imported")
         self.source = source
-
-
-class _Prepended(io.RawIOBase):
-    """A stream with bytes already read from it put back in front."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 @dataclasses.dataclass(frozen=True)

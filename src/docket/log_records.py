@@ -19,7 +19,7 @@ from docket.errors import RecordNotFound, RecordRedacted
 from docket.ledger import log
 from docket.model.entry import Entry
 
-KINDS = ("order", "checklist", "witness")
+KINDS = ("order", "checklist", "witness", "indicators", "phone_check")
 
 
 @dataclass(frozen=True)

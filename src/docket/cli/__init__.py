@@ -24,6 +24,7 @@ from docket.cli import (
     people_cmds,
     render,
     report_cmds,
+    safety_cmds,
     web_cmds,
     witness_cmds,
 )
@@ -100,6 +101,7 @@ for module in (
     pattern_cmds,
     report_cmds,
     ledger_cmds,
+    safety_cmds,
     web_cmds,
     witness_cmds,
 ):

@@ -132,6 +132,59 @@ def _show_checklist(diary: Diary, data: ChecklistData, updated_at: str | None) -
     o.print(ASK_FOR_ASSESSMENT)
 
 
+def gather_answers(
+    current: dict[str, Answer],
+    given: tuple[str, ...],
+    details: tuple[str, ...],
+    set_name: str,
+    intro: str,
+    command: str,
+) -> dict[str, Answer]:
+    """A checklist's answers: the current ones changed by --set and --details, or else asked
+    one question at a time in a terminal (Enter keeps an answer; '-' clears it)."""
+    answers: dict[str, Answer] = dict(current)
+    if given or details:
+        for item in given:
+            qid, sep, choice = item.partition("=")
+            if not sep:
+                raise InputError(
+                    f"{item!r} is not QUESTION=ANSWER.", hint="For example --set threats=yes."
+                )
+            before = answers.get(qid.strip(), Answer())
+            answers[qid.strip()] = Answer(choice.strip() or None, before.details)
+        for item in details:
+            qid, sep, text = item.partition("=")
+            if not sep:
+                raise InputError(
+                    f"{item!r} is not QUESTION=TEXT.",
+                    hint="For example --details 'turning_up=Most evenings'.",
+                )
+            before = answers.get(qid.strip(), Answer())
+            answers[qid.strip()] = Answer(before.choice, text.strip())
+        return answers
+    if not sys.stdin.isatty():
+        raise InputError(
+            "Nothing to answer.",
+            hint=f"Run 'docket {command} answer' in a terminal to be asked each question, "
+            "or use --set QUESTION=ANSWER.",
+        )
+    render.out.print(intro)
+    for q in questions(set_name):
+        before = answers.get(q.id, Answer())
+        render.out.print(f"\n[bold]{render.text(q.text)}[/bold]\n[dim]{render.text(q.why)}[/dim]")
+        codes = [c for c, _ in q.options]
+        render.out.print("  " + "; ".join(f"{c} = {lab}" for c, lab in q.options))
+        got: str = click.prompt(
+            "Answer", default=before.choice or "", show_default=bool(before.choice)
+        )
+        picked = None if got.strip() in ("", "-") else got.strip()
+        if picked is not None and picked not in codes:
+            raise InputError(f"{picked!r} is not one of: {', '.join(codes)}.")
+        words = click.prompt("Anything to add", default=before.details or "", show_default=False)
+        answers[q.id] = Answer(picked, "" if words.strip() == "-" else words)
+    return answers
+
+
 def register(cli: click.Group) -> None:
     @cli.command("analyse")
     @click.option("--as-of", help="Count up to this day (default: today).")
@@ -356,51 +409,9 @@ def register(cli: click.Group) -> None:
     def answer(state: State, given: tuple[str, ...], details: tuple[str, ...]) -> None:
         """Answer the checklist, one question at a time (Enter keeps an answer; '-' clears it)."""
         diary = state.diary()
-        current = dict(diary.checklist().data.answers)
-        answers: dict[str, Answer] = dict(current)
-        if given or details:
-            for item in given:
-                qid, sep, choice = item.partition("=")
-                if not sep:
-                    raise InputError(
-                        f"{item!r} is not QUESTION=ANSWER.", hint="For example --set threats=yes."
-                    )
-                before = answers.get(qid.strip(), Answer())
-                answers[qid.strip()] = Answer(choice.strip() or None, before.details)
-            for item in details:
-                qid, sep, text = item.partition("=")
-                if not sep:
-                    raise InputError(
-                        f"{item!r} is not QUESTION=TEXT.",
-                        hint="For example --details 'turning_up=Most evenings'.",
-                    )
-                before = answers.get(qid.strip(), Answer())
-                answers[qid.strip()] = Answer(before.choice, text.strip())
-        elif sys.stdin.isatty():
-            render.out.print(INTRO)
-            for q in questions():
-                before = answers.get(q.id, Answer())
-                render.out.print(
-                    f"\n[bold]{render.text(q.text)}[/bold]\n[dim]{render.text(q.why)}[/dim]"
-                )
-                codes = [c for c, _ in q.options]
-                render.out.print("  " + "; ".join(f"{c} = {lab}" for c, lab in q.options))
-                got: str = click.prompt(
-                    "Answer", default=before.choice or "", show_default=bool(before.choice)
-                )
-                picked = None if got.strip() in ("", "-") else got.strip()
-                if picked is not None and picked not in codes:
-                    raise InputError(f"{picked!r} is not one of: {', '.join(codes)}.")
-                words = click.prompt(
-                    "Anything to add", default=before.details or "", show_default=False
-                )
-                answers[q.id] = Answer(picked, "" if words.strip() == "-" else words)
-        else:
-            raise InputError(
-                "Nothing to answer.",
-                hint="Run 'docket checklist answer' in a terminal to be asked each question, "
-                "or use --set QUESTION=ANSWER.",
-            )
+        answers = gather_answers(
+            dict(diary.checklist().data.answers), given, details, "risk", INTRO, "checklist"
+        )
         view = diary.save_checklist(ChecklistData.build(answers))
         render.out.print("Your answers are kept in the diary.")
         _show_checklist(diary, view.data, view.updated_at)

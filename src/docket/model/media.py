@@ -5,6 +5,9 @@ A file called photo.jpg may be anything; the report must say what it really is.
 
 from __future__ import annotations
 
+import io
+from typing import Any, BinaryIO, cast
+
 SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\xff\xd8\xff", "image/jpeg"),
     (0, b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -59,3 +62,31 @@ def _looks_like_text(head: bytes) -> bool:
         # a multi-byte character cut off at the end of the sample is still text
         return exc.start >= len(head) - 3
     return True
+
+
+def sniff_stream(stream: BinaryIO) -> tuple[str, BinaryIO]:
+    """The media type of a stream that may not be seekable (an upload, a pipe), and a stream
+    that reads it from the start: the bytes looked at are put back in front."""
+    head = stream.read(HEAD_BYTES)
+    return sniff(head), cast(BinaryIO, io.BufferedReader(_Prepended(head, stream)))
+
+
+class _Prepended(io.RawIOBase):
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -277,12 +277,14 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         session(request)
         return Response(status_code=204)
 
-    from docket.web import handover, imports, pages, pattern
+    from docket.web import handover, imports, pages, pattern, safety, tellpeople
 
     app.include_router(pages.router)
     app.include_router(pattern.router)
     app.include_router(handover.router)
     app.include_router(imports.router)
+    app.include_router(safety.router)
+    app.include_router(tellpeople.router)
     return app
 
 

@@ -193,6 +193,17 @@ def _checklist_context(diary: Diary) -> dict[str, Any]:
     }
 
 
+def answers_from_form(fields: Any, set_name: str) -> dict[str, Answer]:
+    """A checklist form's answers: a choice ``q_<id>`` and words ``d_<id>`` per question."""
+    return {
+        q.id: Answer(
+            str(fields.get(f"q_{q.id}", "") or "") or None,
+            str(fields.get(f"d_{q.id}", "") or ""),
+        )
+        for q in questions(set_name)
+    }
+
+
 @router.get("/checklist")
 def checklist(request: Request) -> Response:
     state = session(request)
@@ -205,13 +216,7 @@ def checklist(request: Request) -> Response:
 async def checklist_save(request: Request) -> Response:
     state = session(request)
     fields = await form(request)
-    given = {
-        q.id: Answer(
-            str(fields.get(f"q_{q.id}", "") or "") or None,
-            str(fields.get(f"d_{q.id}", "") or ""),
-        )
-        for q in questions()
-    }
+    given = answers_from_form(fields, "risk")
     with state.diary() as diary:
         try:
             await asyncio.to_thread(diary.save_checklist, ChecklistData.build(given))

@@ -50,6 +50,17 @@ class ImportJob:
     error: dict[str, Any] | None = None
 
 
+HELD_FILES = 40
+HELD_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Held:
+    name: str
+    media_type: str
+    data: bytes
+
+
 class WebState:
     def __init__(self, settings: WebSettings, *, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
@@ -61,6 +72,7 @@ class WebState:
         self._guard = threading.Lock()  # protects the fields above
         self._close_after_use = False
         self.jobs: dict[str, ImportJob] = {}
+        self._held: dict[str, Held] = {}  # files made for the person to save, e.g. photo copies
 
     # --- the session -------------------------------------------------------------------
 
@@ -92,10 +104,29 @@ class WebState:
     def idle_seconds(self) -> float:
         return self._clock() - self._last_seen
 
+    # --- files made for the person to save (kept in memory only, forgotten on locking) ----
+
+    def hold(self, name: str, media_type: str, data: bytes) -> str:
+        """Keep a file in memory for the person to save; the oldest are forgotten beyond
+        ``HELD_FILES`` files or ``HELD_BYTES`` bytes. Returns the token to fetch it with."""
+        token = secrets.token_urlsafe(16)
+        with self._guard:
+            self._held[token] = Held(name, media_type, data)
+            while len(self._held) > HELD_FILES or (
+                len(self._held) > 1 and sum(len(h.data) for h in self._held.values()) > HELD_BYTES
+            ):
+                del self._held[next(iter(self._held))]
+        return token
+
+    def held(self, token: str) -> Held | None:
+        with self._guard:
+            return self._held.get(token)
+
     def lock(self) -> None:
         """Forget the session at once; close the diary as soon as nothing is using it."""
         with self._guard:
             self._token = None
+            self._held.clear()
         if self._use.acquire(blocking=False):
             try:
                 self._close()
