@@ -271,6 +271,10 @@ def test_every_main_page_is_accessible_and_is_photographed(browser, tmp_path) ->
                 "orders": "/orders",
                 "report": "/report?audience=police",
                 "export": "/export",
+                "safety": "/safety",
+                "accounts": "/safety/accounts",
+                "sheet": f"/people/{person}/sheet",
+                "witness": f"/incidents/{incident}/witness",
             }
             for name, url in pages.items():
                 page.goto(url)  # type: ignore[attr-defined]

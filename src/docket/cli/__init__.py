@@ -25,6 +25,7 @@ from docket.cli import (
     render,
     report_cmds,
     safety_cmds,
+    sheet_cmds,
     web_cmds,
     witness_cmds,
 )
@@ -102,6 +103,7 @@ for module in (
     report_cmds,
     ledger_cmds,
     safety_cmds,
+    sheet_cmds,
     web_cmds,
     witness_cmds,
 ):

@@ -665,7 +665,7 @@ class _DumpsysParser:
             return
         if stripped.startswith("User ") and ":" in stripped:
             # "User 0: ceDataInode=… installed=true …": per-user install state and times
-            for key, value in re.findall(r"(\w+)=(\S+)", stripped):
+            for key, value in re.findall(r"(\w+)=(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\S+)", stripped):
                 block.fields.setdefault(f"user.{key}", value)
             return
         fm = _FIELD.match(text)
@@ -721,6 +721,8 @@ def _block_package(b: _Block) -> PackageInfo:
         version = f["versionCode"].split()[0]
     return PackageInfo(
         name=b.name,
+        # Android prints installerPackageName only when an installer was recorded, so its
+        # absence means none was (an app installed from a file or a computer, or built in)
         installer=_installer(installer_raw) if installer_raw is not None else None,
         uid=uid,
         path=path,
@@ -730,7 +732,7 @@ def _block_package(b: _Block) -> PackageInfo:
         system=system,
         permissions=tuple(dict.fromkeys(b.granted)),
         line=b.line,
-        installer_known=installer_raw is not None,
+        installer_known=True,
     )
 
 

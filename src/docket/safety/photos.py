@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Final
 
 from lxml import etree
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from docket.errors import Location, PhotoCheckError
 from docket.importers.evidence_file import describe, sniff_head
@@ -778,9 +778,12 @@ _XMP_COORDINATE: Final = re.compile(
     r"\s*(\d{1,3}(?:\.\d+)?),(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?\s*([NSEWnsew])\s*"
 )
 _XMP_DECLARATION: Final = re.compile(r'xmlns:([\w.-]+)\s*=\s*["\']([^"\']*)["\']')
-_XMP_PROPERTY: Final = re.compile(
-    r'(?:<|\s)([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)(?:\s*=\s*"([^"]*)"|[^<>]*?>([^<]*))'
+# Both read a damaged packet in time that grows with its length, never with its square: each
+# match starts only where a name begins, and stops at the next quote or angle bracket.
+_XMP_ATTRIBUTE: Final = re.compile(
+    r"(?<![\w.:-])([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)\s*=\s*(?:\"([^\"<>]*)\"|'([^'<>]*)')"
 )
+_XMP_ELEMENT: Final = re.compile(r"<([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)(?=[\s/>])[^<>]*>([^<]*)")
 
 
 def _xmp_coordinate(text: str) -> float | None:
@@ -881,12 +884,13 @@ def _read_xmp_text(notes: _Notes, gps: _XmpGps, text: str) -> None:
     """A damaged packet, read for ``prefix:Name`` properties."""
     prefixes = dict(_XMP_PREFIXES)
     prefixes.update(_XMP_DECLARATION.findall(text))
-    for prefix, local, attribute, content in _XMP_PROPERTY.findall(text):
-        if prefix == "xmlns":
-            continue
+    for prefix, local, double, single in _XMP_ATTRIBUTE.findall(text):
+        if prefix != "xmlns":
+            ns = prefixes.get(prefix, "unknown:" + prefix)
+            _xmp_property(notes, gps, ns, local, double or single)
+    for prefix, local, content in _XMP_ELEMENT.findall(text):
         ns = prefixes.get(prefix, "unknown:" + prefix)
-        value = attribute or content or ("x" if ns not in _NS_IGNORED else "")
-        _xmp_property(notes, gps, ns, local, value)
+        _xmp_property(notes, gps, ns, local, content if content.strip() else "x")
 
 
 # --- IPTC (IIM) and Photoshop resources -------------------------------------------------------
@@ -1042,8 +1046,16 @@ def _end_of_scan(f: IO[bytes], pos: int, size: int) -> int:
         offset += len(chunk)
 
 
+# Markers that make up the picture: frame headers (SOF0-SOF15, with DHT and DAC among them),
+# restart markers, start and end of image, scan headers, quantisation tables, number of lines,
+# restart interval, and TEM.
+_JPEG_PICTURE_MARKERS: Final = frozenset(range(0xC0, 0xDE)) | {0x01}
+
+
 def _is_meta_marker(marker: int) -> bool:
-    return 0xE0 <= marker <= 0xEF or marker == 0xFE
+    """A segment that is not part of the picture: APPn, COM, and any other (reserved or
+    unknown) marker. Its contents are read when checking and it is left out of a copy."""
+    return marker not in _JPEG_PICTURE_MARKERS
 
 
 def _jpeg_blocks(f: IO[bytes], size: int) -> Iterator[_Block]:
@@ -1222,7 +1234,7 @@ def _gif_blocks(f: IO[bytes], size: int) -> Iterator[_Block]:
             label = f.read(1)
             if not label:
                 raise _Broken(pos, True)
-            end, raw = _sub_blocks(f, pos + 2, size, collect=label[0] in (0xFE, 0xFF))
+            end, raw = _sub_blocks(f, pos + 2, size, collect=label[0] in (0x01, 0xFE, 0xFF))
             yield _Block(0x21, pos, end, label + raw)
         elif introducer == b",":
             descriptor = f.read(9)
@@ -1504,13 +1516,18 @@ def _read_gif(notes: _Notes, f: IO[bytes], size: int) -> None:
             if label == 0xFE:
                 if _meaningful(_unblock(raw)):
                     notes.add(DETAIL_COMMENTS)
+            elif label == 0x01:
+                # Plain text meant to be drawn over the picture, which viewers (Pillow and web
+                # browsers among them) do not draw: text kept out of sight, like a comment.
+                if _meaningful(_unblock(raw)[12:]):
+                    notes.add(DETAIL_COMMENTS)
             elif label == 0xFF:
                 application = _gif_application(raw)
                 if application == b"XMP DataXMP":
                     _read_xmp(notes, raw[12:])  # XMP is stored raw, length bytes and all
                 elif application not in _GIF_KEEP_APPS:
                     notes.add(DETAIL_OTHER)
-            elif label not in (0xF9, 0x01):  # graphic control, plain text (part of the picture)
+            elif label != 0xF9:  # graphic control: how the next picture is shown
                 notes.add(DETAIL_OTHER)
     except _Broken as exc:
         notes.warn(WARN_CUT_SHORT if exc.cut_short else WARN_DAMAGED)
@@ -1830,10 +1847,10 @@ def _clean_webp(data: bytes, orientation: int) -> tuple[bytes, list[str]]:
 
 
 def _clean_gif(data: bytes) -> tuple[bytes, list[str]]:
-    """Header, colour tables, images, graphic-control and plain-text extensions, and the
-    looping (NETSCAPE2.0) and colour-profile application extensions, copied unchanged.
-    Comments, other application extensions (XMP among them) and anything after the trailer
-    are left out."""
+    """Header, colour tables, images, graphic-control extensions, and the looping
+    (NETSCAPE2.0) and colour-profile application extensions, copied unchanged. Comments,
+    plain-text extensions (text viewers do not draw), other application extensions (XMP among
+    them) and anything after the trailer are left out."""
     out = bytearray()
     kept = [KEPT_PICTURE]
     for block in _gif_blocks(io.BytesIO(data), len(data)):
@@ -1845,7 +1862,7 @@ def _clean_gif(data: bytes) -> tuple[bytes, list[str]]:
         elif kind == 0x21 and block.payload:
             label = block.payload[0]
             application = _gif_application(block.payload[1:]) if label == 0xFF else b""
-            if label in (0xF9, 0x01) or application in _GIF_KEEP_APPS:
+            if label == 0xF9 or application in _GIF_KEEP_APPS:
                 out += data[block.start : block.end]
                 if application in (b"NETSCAPE2.0", b"ANIMEXTS1.0"):
                     kept.append(KEPT_ANIMATION)
@@ -1856,27 +1873,46 @@ def _clean_gif(data: bytes) -> tuple[bytes, list[str]]:
 
 @dataclass(frozen=True)
 class _Pixels:
+    """A decoded picture: the first frame's mode, size and pixels (as a digest), the number of
+    frames, and a digest of every frame in turn (the first frame's when not asked for)."""
+
     mode: str
     size: tuple[int, int]
     frames: int
     digest: bytes
+    every_frame: bytes
+
+    def same(self, other: _Pixels) -> bool:
+        return (self.mode, self.size, self.digest) == (other.mode, other.size, other.digest)
 
 
-def _pixels_of(im: Image.Image) -> _Pixels:
+def _pixels_of(im: Image.Image, *, every_frame: bool = False) -> _Pixels:
     im.load()
-    return _Pixels(
-        im.mode, im.size, getattr(im, "n_frames", 1), hashlib.sha256(im.tobytes()).digest()
-    )
+    frames = getattr(im, "n_frames", 1)
+    digest = hashlib.sha256(im.tobytes()).digest()
+    every = digest
+    if every_frame and frames > 1:
+        whole = hashlib.sha256()
+        for index in range(frames):
+            im.seek(index)
+            im.load()
+            whole.update(f"{index} {im.mode} {im.size}\n".encode())
+            whole.update(im.tobytes())
+        im.seek(0)
+        every = whole.digest()
+    return _Pixels(im.mode, im.size, frames, digest, every)
 
 
-def _decode(data: bytes, name: str, formats: Iterable[str] | None = None) -> _Pixels:
-    """The first frame's pixels (and the number of frames) as Pillow decodes them."""
+def _decode(
+    data: bytes, name: str, formats: Iterable[str] | None = None, *, every_frame: bool = False
+) -> _Pixels:
+    """The pixels as Pillow decodes them: the first frame's, and every frame's when asked."""
     _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data), formats=_formats(formats)) as im:
-                return _pixels_of(im)
+                return _pixels_of(im, every_frame=every_frame)
     except Image.DecompressionBombError as exc:
         raise _too_large(name, len(data)) from exc
     except Exception as exc:  # a picture Pillow cannot decode in full
@@ -1887,6 +1923,17 @@ def _formats(wanted: Iterable[str] | None) -> list[str]:
     Image.init()
     names = _OWN_FORMATS + _CONVERT_FORMATS if wanted is None else tuple(wanted)
     return [n for n in names if n in Image.OPEN]
+
+
+def _cannot_copy_kind(name: str, media_type: str) -> PhotoCheckError:
+    return _problem(
+        f"Docket cannot copy this kind of file ({describe(media_type)}).",
+        "It is not a picture, or not a kind of picture Docket can read.",
+        "Docket copies JPEG, PNG, HEIC, WebP, TIFF and GIF pictures. If this is a picture, "
+        "open it in your photo app and export or share it as a JPEG, then try again with that "
+        "copy.",
+        name,
+    )
 
 
 def _several_pictures(name: str, count: int) -> PhotoCheckError:
@@ -1924,10 +1971,10 @@ def _only_previews(im: Image.Image) -> bool:
         im.seek(0)
 
 
-def _convert(data: bytes, name: str) -> tuple[bytes, str, str, list[str]]:
+def _convert(data: bytes, name: str, media_type: str) -> tuple[bytes, str, str, list[str]]:
     """A PNG (or, when PNG cannot hold the pixels exactly, a TIFF) of the decoded picture with
     only its colour profile, transparency and orientation: the bytes, the media type, how it
-    was made and what was kept."""
+    was made and what was kept. ``media_type`` is what the file's first bytes say it is."""
     _register_heif()
     try:
         with warnings.catch_warnings():
@@ -1955,6 +2002,10 @@ def _convert(data: bytes, name: str) -> tuple[bytes, str, str, list[str]]:
         raise
     except Image.DecompressionBombError as exc:
         raise _too_large(name, len(data)) from exc
+    except UnidentifiedImageError as exc:
+        if media_type in PICTURE_TYPES:
+            raise _damaged(name) from exc
+        raise _cannot_copy_kind(name, media_type) from exc
     except Exception as exc:  # a picture Pillow cannot decode in full
         raise _damaged(name) from exc
     pixels.info = {}
@@ -1987,7 +2038,7 @@ def _convert(data: bytes, name: str) -> tuple[bytes, str, str, list[str]]:
             after = _decode(out, name, (fmt,))
         except PhotoCheckError:
             continue
-        if (after.mode, after.size, after.digest) == (before.mode, before.size, before.digest):
+        if after.same(before):
             method = (
                 f"Saved as {fmt}: the picture was copied pixel for pixel into a new {fmt} file, "
                 f"because a {source_format} file cannot have its information taken out in place."
@@ -2030,20 +2081,26 @@ def clean(src: Path | bytes, name: str) -> CleanedPhoto:
     }
     if media_type in surgery:
         kind, cleaner = surgery[media_type]
-        before = _decode(data, name)
+        # A JPEG copy keeps only the first picture (a second one after it is left out); the
+        # other kinds keep every frame of an animation, and each must stay exactly the same.
+        every_frame = media_type != "image/jpeg"
+        before = _decode(data, name, every_frame=every_frame)
         try:
             out, kept = cleaner(data)
         except _Broken as exc:
             raise _damaged(name) from exc
-        after = _decode(out, name)
-        same = (after.mode, after.size, after.digest) == (before.mode, before.size, before.digest)
-        if not same or (media_type != "image/jpeg" and after.frames != before.frames):
+        except Exception as exc:  # a layout the copier does not expect: no copy, never a crash
+            raise _not_exact(name) from exc
+        after = _decode(out, name, every_frame=every_frame)
+        if not after.same(before) or (
+            every_frame and (after.frames, after.every_frame) != (before.frames, before.every_frame)
+        ):
             raise _not_exact(name)
         extra = " (it was not compressed again)" if media_type == "image/jpeg" else ""
         method = _SURGERY_METHOD.format(kind=kind, extra=extra)
         out_type = media_type
     else:
-        out, out_type, method, kept = _convert(data, name)
+        out, out_type, method, kept = _convert(data, name, media_type)
     check_type, check = _examine(io.BytesIO(out), len(out))
     finding = check.finding(name, check_type)
     if finding.reveals or finding.has_location or finding.warnings or check_type != out_type:
@@ -2132,8 +2189,8 @@ def _looks_like_picture_name(name: str) -> bool:
 
 
 def _open_picture(entry: _Entry) -> tuple[str, IO[bytes] | None, str]:
-    """The entry's type and an open file when it is a picture; an error when it cannot be read
-    and its name says it is one."""
+    """The entry's type and an open file when it is a picture (by its first bytes); an error
+    when its name says it is a picture but it cannot be read or is not one Docket checks."""
     try:
         f = entry.path.open("rb")
     except OSError as exc:
@@ -2147,8 +2204,20 @@ def _open_picture(entry: _Entry) -> tuple[str, IO[bytes] | None, str]:
         return "", None, f"Docket could not read this file (the computer reported: {exc})."
     if media_type not in PICTURE_TYPES:
         f.close()
-        return media_type, None, ""
+        if not _looks_like_picture_name(entry.relative):
+            return media_type, None, ""  # not a picture: skipped without a word
+        if media_type.startswith("image/"):
+            return media_type, None, _unsupported(media_type)
+        return media_type, None, _not_recognised(media_type)
     return media_type, f, ""
+
+
+def _not_recognised(media_type: str) -> str:
+    return (
+        "This file's name says it is a picture, but Docket does not recognise what is inside "
+        f"it ({describe(media_type)}), so Docket has left it alone. It may be damaged, or not "
+        "a picture at all."
+    )
 
 
 def scan_folder(folder: Path, *, recursive: bool = True) -> Iterator[PhotoFinding]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
+from docket import sheet
 from docket.api import Diary
 from docket.errors import InputError
 from docket.model import timeparse
@@ -93,3 +96,108 @@ async def witness_add(request: Request, incident_id: int) -> Response:
                 request, "witness_form.html", {**ctx, "values": values, "error": exc}, 400
             )
     return redirect(f"/incidents/{incident_id}?saved=witness#witnesses-h", request)
+
+
+# --- the safety sheet -----------------------------------------------------------------------
+
+
+def _download(data: bytes, name: str, media_type: str) -> Response:
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(name, safe='')}",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _ids(fields: FormData, name: str) -> tuple[int, ...]:
+    return tuple(int(str(v)) for v in fields.getlist(name) if str(v).isdigit())
+
+
+def _choices(person_id: int, fields: FormData) -> sheet.SheetChoices:
+    def get(name: str) -> str:
+        return str(fields.get(name, "") or "").strip()
+
+    photo = get("photo")
+    return sheet.SheetChoices(
+        person_id=person_id,
+        audience=get("audience") or "family",
+        user_name=get("user_name"),
+        places=tuple(str(v) for v in fields.getlist("place")),
+        photo=int(photo) if photo.isdigit() else None,
+        reference=get("reference"),
+        incidents=_ids(fields, "incident"),
+        messages=_ids(fields, "message"),
+        private_notes=_ids(fields, "note"),
+        person_notes=get("person_notes") == "yes",
+        contact_name=get("contact_name"),
+        contact_phone=get("contact_phone"),
+        contact_other=get("contact_other"),
+        extra=get("extra"),
+    )
+
+
+def _sheet_context(
+    diary: Diary, person_id: int, choices: sheet.SheetChoices | None
+) -> dict[str, Any]:
+    opts = sheet.options(diary, person_id)
+    if choices is None:  # the first visit: suggested places ticked, nothing else
+        choices = sheet.SheetChoices(
+            person_id, places=tuple(p.text for p in opts.places if p.suggested)
+        )
+    return {"o": opts, "c": choices, "audiences": sheet.AUDIENCES}
+
+
+@router.get("/people/{person_id}/sheet")
+def sheet_page(request: Request, person_id: int) -> Response:
+    state = session(request)
+    with state.diary() as diary:
+        return render(request, "sheet_form.html", _sheet_context(diary, person_id, None))
+
+
+@router.post("/people/{person_id}/sheet")
+async def sheet_make(request: Request, person_id: int) -> Response:
+    """Preview the sheet, or download it as a PDF or as text: nothing is kept anywhere."""
+    state = session(request)
+    fields = await form(request)
+    action = str(fields.get("action", "preview"))
+    choices = _choices(person_id, fields)
+    with state.diary() as diary:
+        try:
+            built = await asyncio.to_thread(sheet.build, diary, choices)
+            if action == "pdf":
+                pdf = await asyncio.to_thread(sheet.render_pdf, built)
+                return _download(pdf, f"sheet-{built.audience.code}.pdf", "application/pdf")
+            if action == "txt":
+                text = sheet.render_text(built).encode("utf-8")
+                return _download(text, f"sheet-{built.audience.code}.txt", "text/plain")
+        except InputError as exc:
+            ctx = {**_sheet_context(diary, person_id, choices), "error": exc}
+            return render(request, "sheet_form.html", ctx, 400)
+        ctx = {
+            **_sheet_context(diary, person_id, choices),
+            "preview": sheet.render_text(built),
+            "built": built,
+        }
+        return render(request, "sheet_form.html", ctx)
+
+
+@router.get("/witness-note")
+def witness_note(request: Request) -> Response:
+    """The blank witness note to print or send, for the chosen kind of reader."""
+    state = session(request)
+    audience = request.query_params.get("audience", "family")
+    name = request.query_params.get("name", "")
+    as_text = request.query_params.get("format") == "txt"
+    with state.diary() as diary:
+        j = diary.jurisdiction
+    if as_text:
+        text = sheet.witness_form_text(j, user_name=name, audience=audience)
+        return _download(text.encode("utf-8"), "witness-note.txt", "text/plain")
+    pdf = sheet.witness_form(j, user_name=name, audience=audience)
+    return _download(pdf, "witness-note.pdf", "application/pdf")
