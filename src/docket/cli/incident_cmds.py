@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from docket import log_records
 from docket.api import Diary
 from docket.cli import render
 from docket.cli.state import State, pass_state
@@ -428,6 +429,7 @@ def _kind_and_id(kind_or_id: str, record_id: int | None) -> tuple[str, int]:
             raise click.UsageError("Give a number, e.g. 'docket history 3' or 'history person 2'.")
         return "incident", int(kind_or_id)
     kind = kind_or_id.lower()
-    if kind not in KINDS:
-        raise click.UsageError(f"{kind_or_id!r} is not incident, person or attachment.")
+    if kind not in KINDS and kind not in log_records.KINDS:
+        kinds = ", ".join((*KINDS, *log_records.KINDS))
+        raise click.UsageError(f"{kind_or_id!r} is not one of: {kinds}.")
     return kind, record_id

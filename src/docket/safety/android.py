@@ -36,6 +36,9 @@ MAX_ZIP_MEMBERS = 200_000
 MAX_SMALL_MEMBER = 8 * 1024 * 1024  # main_entry.txt, AndroidManifest.xml, META-INF/*.RSA
 MAX_SIGNING_BLOCK = 64 * 1024 * 1024
 MAX_BAD_LINES = 5  # a list with more unrecognised lines than this (and > 10%) is refused
+MAX_LISTED_BAD_LINES = 50  # stray lines named one by one in the warnings
+MAX_PACKAGES = 100_000  # a phone holds a few hundred apps; several users a few thousand
+MAX_CERTIFICATES = 100_000
 MAX_V1_SIGNATURE_FILES = 16  # META-INF/*.RSA|DSA|EC read from one .apk (real apps have 1 or 2)
 
 
@@ -172,9 +175,9 @@ INSTALLER_WORDS: dict[str, str] = {
 # an app is granted (BIND_ACCESSIBILITY_SERVICE and the like protect the app's own service),
 # so they are read from the bug report's settings sections instead (the ROLE_ words below).
 NOTABLE_PERMISSIONS: dict[str, str] = {
-    "android.permission.ACCESS_FINE_LOCATION": "precise location",
-    "android.permission.ACCESS_COARSE_LOCATION": "approximate location",
-    "android.permission.ACCESS_BACKGROUND_LOCATION": "location while the app is not open",
+    "android.permission.ACCESS_FINE_LOCATION": "see the phone's precise location",
+    "android.permission.ACCESS_COARSE_LOCATION": "see the phone's approximate location",
+    "android.permission.ACCESS_BACKGROUND_LOCATION": "see the location while the app is not open",
     "android.permission.READ_SMS": "read text messages",
     "android.permission.RECEIVE_SMS": "receive text messages",
     "android.permission.SEND_SMS": "send text messages",
@@ -186,9 +189,10 @@ NOTABLE_PERMISSIONS: dict[str, str] = {
 }
 
 # What a bug report shows as switched on for an app, beyond permissions.
-ROLE_ACCESSIBILITY = "switched on as an accessibility service (can read what is on the screen)"
-ROLE_NOTIFICATIONS = "has notification access (can read notifications as they arrive)"
-ROLE_DEVICE_ADMIN = "is a device administrator (harder to uninstall)"
+ROLE_ACCESSIBILITY = "is switched on as an accessibility service (it can read the screen)"
+ROLE_NOTIFICATIONS = "has notification access (it can read notifications as they arrive)"
+ROLE_DEVICE_ADMIN = "is a device administrator (this makes it harder to uninstall)"
+ROLES: tuple[str, ...] = (ROLE_ACCESSIBILITY, ROLE_NOTIFICATIONS, ROLE_DEVICE_ADMIN)
 
 # --- results ----------------------------------------------------------------------------------
 
@@ -532,10 +536,19 @@ def _merge(old: PackageInfo, new: PackageInfo) -> PackageInfo:
     )
 
 
+def _too_many_apps(line: int) -> _Unreadable:
+    return _Unreadable(
+        f"The file lists more than {MAX_PACKAGES} apps, far more than a phone holds.",
+        line,
+        "The file may not be from a phone, or several lists were joined together.",
+    )
+
+
 def _parse_pm_list(lines: Iterable[tuple[int, str]], name: str) -> Inventory:
     packages: dict[str, PackageInfo] = {}
-    bad: list[int] = []
-    errors: list[tuple[int, str]] = []
+    bad: list[int] = []  # the first MAX_LISTED_BAD_LINES only
+    bad_count = 0
+    error: tuple[int, str] | None = None
     total = 0
     for n, text in lines:
         s = text.strip()
@@ -544,26 +557,36 @@ def _parse_pm_list(lines: Iterable[tuple[int, str]], name: str) -> Inventory:
         total += 1
         pkg = parse_pm_line(s, n)
         if pkg is None:
-            if s.lower().startswith(("error:", "adb: error", "exception", "java.lang.")):
-                errors.append((n, s))
-            bad.append(n)
+            low = s.lower()
+            if error is None and low.startswith(("error:", "adb: error", "exception", "java.")):
+                error = (n, s)
+            bad_count += 1
+            if len(bad) < MAX_LISTED_BAD_LINES:
+                bad.append(n)
             continue
-        packages[pkg.name] = _merge(packages[pkg.name], pkg) if pkg.name in packages else pkg
+        if pkg.name in packages:
+            packages[pkg.name] = _merge(packages[pkg.name], pkg)
+        elif len(packages) >= MAX_PACKAGES:
+            raise _too_many_apps(n)
+        else:
+            packages[pkg.name] = pkg
     if not packages:
-        if errors:
+        if error is not None:
             raise _Unreadable(
                 "The app list holds an error message from adb instead of a list of apps.",
-                errors[0][0],
-                f"adb said: {errors[0][1][:200]}",
+                error[0],
+                f"adb said: {error[1][:200]}",
             )
         raise _Unreadable("The file holds no app names.", bad[0] if bad else None)
-    if len(bad) > MAX_BAD_LINES and len(bad) * 10 > total:
+    if bad_count > MAX_BAD_LINES and bad_count * 10 > total:
         raise _Unreadable(
-            f"{len(bad)} of the {total} lines in the app list are not app names.",
+            f"{bad_count} of the {total} lines in the app list are not app names.",
             bad[0],
             "The file may have been edited, or other text was saved into it.",
         )
     warnings = [f"line {n}: not an app name, skipped" for n in bad]
+    if bad_count > len(bad):
+        warnings.append(f"and {bad_count - len(bad)} more lines that are not app names")
     return Inventory("pm_list", tuple(packages.values()), (), tuple(warnings), name)
 
 
@@ -648,6 +671,8 @@ class _DumpsysParser:
         m = _PKG_BLOCK.match(text)
         if m:
             self._end_block()
+            if len(self.blocks) >= MAX_PACKAGES:
+                raise _too_many_apps(n)
             self._block = _Block(m.group(1), n, hidden=self._section == "hidden")
             return
         block = self._block
@@ -974,6 +999,12 @@ def _parse_print_certs(lines: Iterable[tuple[int, str]], name: str) -> Inventory
         for p in pending.values():
             if p.sha1 is None:
                 continue
+            if len(certs) >= MAX_CERTIFICATES:
+                raise _Unreadable(
+                    f"The listing holds more than {MAX_CERTIFICATES} certificates.",
+                    p.sha1_line,
+                    "The file may not be a certificate listing of apps from one phone.",
+                )
             fields = dn_fields(p.dn) if p.dn else {}
             certs.append(
                 CertInfo(
@@ -1867,10 +1898,14 @@ def render_text(result: CheckResult) -> str:
                     + ("from outside an app store" if m.sideloaded else "from an app store")
                     + (f" (installer: {m.installer or 'none recorded'})")
                 )
-            if m.notable:
-                out.append("  It has been allowed to: " + "; ".join(m.notable) + ".")
+            allowed = [w for w in m.notable if w not in ROLES]
+            roles = [w for w in m.notable if w in ROLES]
+            if allowed:
+                out.append("  It has been allowed to: " + "; ".join(allowed) + ".")
             elif m.package and result.shows_permissions:
                 out.append("  It holds none of the permissions Docket lists as notable.")
+            if roles:
+                out.append("  In the phone's settings, it " + "; it ".join(roles) + ".")
         if not result.shows_permissions:
             out += ["", PERMISSIONS_UNKNOWN_NOTE]
         out += ["", SAFETY_WARNING, "", REMOVAL_ADVICE]
@@ -1889,7 +1924,7 @@ def render_text(result: CheckResult) -> str:
         f"{result.certificates_checked} signing certificate(s) from the "
         f"{_SHAPE_WORDS.get(result.shape, result.shape)} {result.source}, against "
         f"{counts.get('apps', 0)} known apps ({counts.get('packages', 0)} package names, "
-        f"{counts.get('certificates', 0)} certificates; indicator set "
+        f"{counts.get('certificates', 0)} certificate(s); indicator set "
         f"{result.indicator_fingerprint[:16]}).",
     ]
     if result.warnings:
