@@ -234,3 +234,44 @@ def test_web_photo_check_gives_a_copy_without_location(web) -> None:  # type: ig
     server.state.lock()
     unlock(client, PASSPHRASE)
     assert client.get(link.group(1)).status_code == 303
+
+
+# --- the account-safety checklist from both front ends ------------------------------------------
+
+
+def test_web_account_checklist_keeps_answers(web) -> None:  # type: ignore[no-untyped-def]
+    server, client = web
+    page = client.get("/safety/accounts")
+    assert page.status_code == 200 and "Before you do this" in page.text
+    token = csrf_of(page.text)
+    r = client.post(
+        "/safety/accounts",
+        data={"csrf": token, "q_passwords_known": "done", "d_passwords_known": "WEBNOTE list"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/safety/accounts?saved=1"
+    again = client.get("/safety/accounts?saved=1").text
+    assert "Your answers are kept in the diary" in again and "WEBNOTE list" in again
+    assert re.search(r'name="q_passwords_known" value="done" checked', again)
+    assert "You have answered 1 of" in client.get("/safety").text
+    wrong = client.post("/safety/accounts", data={"csrf": token, "q_passwords_known": "maybe"})
+    assert wrong.status_code == 400
+    with server.state.diary() as d:
+        assert d.checklist("accounts").data.answer("passwords_known").details == "WEBNOTE list"  # type: ignore[union-attr]
+        assert d.checklist("risk").data.answers == ()  # the two checklists are kept apart
+
+
+def test_cli_account_checklist(cli_env: dict[str, str]) -> None:
+    run_cli(["init", "--timezone", "Europe/London"], cli_env, check=True)
+    shown = run_cli(["safety", "accounts"], cli_env, check=True).stdout
+    assert "Bluetooth trackers" in shown and "0808 802 0300" in " ".join(shown.split())
+    run_cli(
+        ["safety", "accounts", "answer", "--set", "passwords_known=done",
+         "--details", "passwords_known=CLINOTE"],
+        cli_env,
+        check=True,
+    )  # fmt: skip
+    data = json.loads(run_cli(["safety", "accounts", "--json"], cli_env, check=True).stdout)
+    answers = {q["id"]: q["answer"] for t in data["topics"] for q in t["questions"]}
+    assert answers["passwords_known"]["details"] == "CLINOTE"
+    bad = run_cli(["safety", "accounts", "answer", "--set", "passwords_known=maybe"], cli_env)
+    assert bad.returncode == 2

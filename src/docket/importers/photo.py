@@ -71,7 +71,7 @@ from docket.importers.evidence_file import (
     same_kind,
     sniff_head,
 )
-from docket.model.timeparse import zone
+from docket.model.timeparse import MONTHS, zone
 
 # --- limits -----------------------------------------------------------------------------------
 
@@ -123,20 +123,6 @@ _XMP_FIELDS: Final[tuple[tuple[str, str], ...]] = (
 _NAME_TIME: Final = re.compile(
     r"(?<!\d)((?:19|20)\d\d)[-_.]?(\d\d)[-_.]?(\d\d)(?:[-_ T]|\s+at\s+)"
     r"(\d\d)[-_.:]?(\d\d)[-_.:]?(\d\d)(?!\d\d)"
-)
-_MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
 )
 
 _heif_registered = False
@@ -454,7 +440,7 @@ def _name_time(name: str) -> tuple[str, str] | None:
         datetime(y, mo, d, h, mi, s)
     except ValueError:
         return None
-    return m.group(0), f"{d} {_MONTHS[mo - 1]} {y} at {h:02d}:{mi:02d}:{s:02d}"
+    return m.group(0), f"{d} {MONTHS[mo - 1]} {y} at {h:02d}:{mi:02d}:{s:02d}"
 
 
 def read_metadata(
@@ -954,7 +940,7 @@ class _Zip:
 
 
 def _say(t: datetime) -> str:
-    return f"{t.day} {_MONTHS[t.month - 1]} {t.year} at {t:%H:%M}"
+    return f"{t.day} {MONTHS[t.month - 1]} {t.year} at {t:%H:%M}"
 
 
 def _file_item(

@@ -17,6 +17,7 @@ from typing import Any, Final, NoReturn
 
 from docket.errors import JurisdictionError, Location
 from docket.model.taxonomy import CATEGORY_CODES
+from docket.model.timeparse import MONTHS
 
 DEFAULT = "england-wales"
 
@@ -200,26 +201,10 @@ class Jurisdiction:
         return note
 
 
-_MONTHS: Final[tuple[str, ...]] = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
 def _long_date(iso: str) -> str:
     """'2026-11-24' -> '24 November 2026', whatever the process's locale."""
     d = date.fromisoformat(iso)
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
 def available() -> list[str]:

@@ -31,6 +31,22 @@ class ParsedTime:
     date_only: bool
 
 
+MONTHS: tuple[str, ...] = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)  # in English whatever the process's locale (calendar.month_name follows the locale)
+
+
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)

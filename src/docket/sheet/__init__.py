@@ -28,6 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from docket import outfiles
 from docket.errors import ConfigError, InputError, Location, RecordRedacted, UnknownChoice
 from docket.jurisdictions import FORBIDDEN_WORDING, Helpline, Jurisdiction
+from docket.model.timeparse import MONTHS
 from docket.model.views import IncidentView, PersonView
 from docket.records import IncidentFilter
 
@@ -78,21 +79,6 @@ _PILLOW_FORMATS: Final = ("JPEG", "MPO", "PNG", "WEBP", "HEIF")
 NOBODY: Final = "the person who gave you this"
 NEUTRAL_EMERGENCY_NUMBER: Final = "your local emergency number"
 DO_NOT_SHARE: Final = "Please do not post or share this sheet."
-
-_MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 # --- the audiences --------------------------------------------------------------------------
@@ -406,11 +392,11 @@ class Sheet:
 
 
 def _long_date(d: date) -> str:
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
 def _short_date(d: date) -> str:
-    return f"{d.day} {_MONTHS[d.month - 1][:3]} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1][:3]} {d.year}"
 
 
 def _local_date(utc_text: str | None, tz: ZoneInfo) -> date | None:
