@@ -41,7 +41,11 @@ FORBIDDEN = [
     r"\bforensically[ -]sound\b",
     r"\btamper[ -]proof\b",
     r"\bcertified\b",
-    r"\b(?:your|the) (?:phone|device) is (?:clean|safe)\b",
+    r"\b(?:your|the|this|a) (?:phone|device|computer|account|photo|picture)s? (?:is|are|looks?|"
+    r"seems?) (?:now )?(?:clean|safe|secure|free of \w+)\b",
+    r"\bno (?:stalkerware|spyware) (?:was |were )?(?:found|detected|on)\b",
+    r"\b(?:not|isn't) infected\b",
+    r"\bsafe to (?:post|share|send)\b",
     r"\byou are (?:now )?safe\b",
     r"\b(?:strong|weak) case\b",
     r"\bwill be (?:charged|convicted)\b",
@@ -106,6 +110,10 @@ def test_no_forbidden_wording(path: Path) -> None:
         "This export is court-admissible.",
         "A tamper-proof record.",
         "Your phone is clean.",
+        "This device looks secure.",
+        "No stalkerware was found on your phone.",
+        "The photo is now safe to post.",
+        "Your account is free of intruders.",
         "Scored 12 out of 20",
         "The course of conduct test is met.",
         "HIGH RISK",
@@ -122,6 +130,9 @@ def test_the_scan_catches_forbidden_wording(text: str) -> None:
         "It does not give a score: there is no risk level.",
         "Nothing here is tamper-proof in the sense of impossible to change.",
         "Police and prosecutors decide.",
+        "Docket never says your phone is clean.",
+        "No known indicator was found.",
+        "Docket wrote cleaned copies of 3 photos.",
     ],
 )
 def test_the_scan_allows_negated_explanations(text: str) -> None:
