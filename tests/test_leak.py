@@ -96,3 +96,30 @@ def test_marker_never_reaches_disk_in_plaintext(
     listed = run_cli(["list", "--json"], cli_env, check=True)
     assert marker in listed.stdout
     assert sorted(p.name for p in diary_path.parent.iterdir()) == ["backup.docket", "test.docket"]
+
+
+def test_tech_safety_and_witness_records_stay_encrypted(
+    tmp_path: Path, diary_path: Path, cli_env: dict[str, str]
+) -> None:
+    """An app list checked for stalkerware, the indicator file, and a witness account are
+    kept only inside the encrypted diary: their text never appears in any file written."""
+    marker = f"LEAKMARKER{secrets.token_hex(8)}"
+    needle = marker.encode()
+    watched = [diary_path.parent, Path(cli_env["HOME"]), Path(cli_env["TMPDIR"])]
+    outside = tmp_path / "from the phone"
+    outside.mkdir()
+    ioc = outside / "ioc.yaml"
+    ioc.write_text(f"- name: App {marker}\n  type: stalkerware\n  packages:\n  - com.{marker}\n")
+    apps = outside / "apps.txt"
+    apps.write_text(f"package:com.{marker} installer=null\npackage:com.android.chrome\n")
+    run_cli(["init"], cli_env, check=True)
+    run_cli(["safety", "indicators", "load", str(ioc)], cli_env, check=True)
+    found = run_cli(["safety", "phone", str(apps)], cli_env, check=True)
+    assert marker in found.stdout  # the check really read it
+    run_cli(["add", "-c", "LOI", "--occurred", "yesterday 21:00", "-d", "x"], cli_env, check=True)
+    run_cli(
+        ["witness", "add", "--incident", "1", "--name", marker, "--saw", marker],
+        cli_env,
+        check=True,
+    )
+    assert files_containing(watched, needle) == []
