@@ -258,7 +258,8 @@ class _Notes:
         self.add(DETAIL_UNREADABLE)
 
     def set_orientation(self, value: Any) -> None:
-        """The first EXIF Orientation read is the one viewers use."""
+        """The first EXIF block read says which way up the picture is shown (viewers, Pillow
+        among them, use only that one, whether it holds an Orientation or not)."""
         if self._orientation_read:
             return
         self._orientation_read = True
@@ -464,6 +465,7 @@ def _read_exif(notes: _Notes, blob: bytes) -> None:
         warnings.simplefilter("always")
         try:
             exif.load(blob)
+            notes.set_orientation(exif.get(_ORIENTATION, 1))
             _exif_fields(notes, exif, in_tiff=False)
         except Exception:  # damaged metadata: noted, never fatal
             notes.damaged()
@@ -475,9 +477,7 @@ def _exif_fields(notes: _Notes, exif: Image.Exif, *, in_tiff: bool) -> None:
     """Everything an EXIF structure (or a TIFF file's first IFD) says."""
     endian = getattr(exif, "endian", None)
     for tag, value in list(exif.items()):
-        if tag == _ORIENTATION:
-            notes.set_orientation(value)
-        elif tag == _XMP_TAG:
+        if tag == _XMP_TAG:  # Orientation, among the structural tags, is read by _read_exif
             _read_xmp(notes, _as_bytes(value, endian))
         elif tag == _IPTC_TAG:
             _read_iim(notes, _as_bytes(value, endian))
