@@ -129,6 +129,11 @@ def test_cli_phone_check_indicators_and_checks(cli_env: dict[str, str], tmp_path
     assert data["found"] is False and data["results"][0]["packages_checked"] == 2
     listed = json.loads(run_cli(["safety", "checks", "--json"], cli_env, check=True).stdout)
     assert [c["found"] for c in listed] == [True, False]
+    history = run_cli(["history", "phone_check", "1"], cli_env, check=True).stdout
+    assert "phone_check.checked" in history
+    run_cli(["redact", "phone_check", "2", "--reason", "twice", "--yes"], cli_env, check=True)
+    listed = json.loads(run_cli(["safety", "checks", "--json"], cli_env, check=True).stdout)
+    assert [c["id"] for c in listed] == [1]
     bad = tmp_path / "letter.txt"
     bad.write_text("Dear Sam,\nthank you\n")
     refused = run_cli(["safety", "phone", str(bad)], cli_env)
