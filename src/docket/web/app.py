@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -102,6 +103,26 @@ def redirect(url: str, request: Request | None = None) -> Response:
     if request is not None and request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """A Content-Disposition value with an ASCII fallback and the real name (RFC 6266/5987):
+    headers cannot carry other text."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download(data: bytes, name: str, media_type: str) -> Response:
+    """A file made for the person to save (a sheet, a cleaned photo), never shown in a page."""
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": content_disposition(name),
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 STATUS = {RecordNotFound: 404, DiaryBusy: 503, WrongPassphrase: 403}

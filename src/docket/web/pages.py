@@ -8,7 +8,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -24,7 +24,7 @@ from docket.model.views import IncidentView
 from docket.records import IncidentFilter
 from docket.search import MARK_END, MARK_START
 from docket.web import charts, uploads
-from docket.web.app import form, redirect, render, session
+from docket.web.app import content_disposition, form, redirect, render, session
 
 router = APIRouter()
 
@@ -459,12 +459,8 @@ def file_download(request: Request, attachment_id: int) -> Response:
     media_type = view.data.media_type if view.data else "application/octet-stream"
     inline = media_type in INLINE_IMAGES and request.query_params.get("download") != "1"
     name = view.data.name if view.data else f"file-{attachment_id}"
-    # an ASCII fallback and the real name (RFC 6266/5987): headers cannot carry other text
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
-    disposition = "inline" if inline else "attachment"
     headers = {
-        "Content-Disposition": f'{disposition}; filename="{fallback}"; '
-        f"filename*=UTF-8''{quote(name, safe='')}",
+        "Content-Disposition": content_disposition(name, "inline" if inline else "attachment"),
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     if pieces is None:

@@ -5,6 +5,7 @@ the facade."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -204,25 +205,45 @@ def answers_from_form(fields: Any, set_name: str) -> dict[str, Answer]:
     }
 
 
-@router.get("/checklist")
-def checklist(request: Request) -> Response:
+def show_answers(
+    request: Request, template: str, context: Callable[[Diary], dict[str, Any]]
+) -> Response:
+    """A checklist page with the answers as last saved."""
     state = session(request)
     with state.diary() as diary:
-        ctx = {**_checklist_context(diary), "saved": request.query_params.get("saved") == "1"}
-        return render(request, "checklist.html", ctx)
+        ctx = {**context(diary), "saved": request.query_params.get("saved") == "1"}
+        return render(request, template, ctx)
+
+
+async def save_answers(
+    request: Request,
+    set_name: str,
+    page: str,
+    template: str,
+    context: Callable[[Diary], dict[str, Any]],
+) -> Response:
+    """Keep a checklist form's answers as a new version (unchanged answers change nothing),
+    or show the form again with what was given and the error."""
+    state = session(request)
+    fields = await form(request)
+    given = answers_from_form(fields, set_name)
+    with state.diary() as diary:
+        try:
+            data = ChecklistData.build(given, set_name)
+            await asyncio.to_thread(diary.save_checklist, data, set_name)
+        except InputError as exc:
+            if exc.code == "nothing_to_change":
+                return redirect(f"{page}?saved=1", request)
+            ctx = {**context(diary), "answers": given, "error": exc}
+            return render(request, template, ctx, 400)
+    return redirect(f"{page}?saved=1", request)
+
+
+@router.get("/checklist")
+def checklist(request: Request) -> Response:
+    return show_answers(request, "checklist.html", _checklist_context)
 
 
 @router.post("/checklist")
 async def checklist_save(request: Request) -> Response:
-    state = session(request)
-    fields = await form(request)
-    given = answers_from_form(fields, "risk")
-    with state.diary() as diary:
-        try:
-            await asyncio.to_thread(diary.save_checklist, ChecklistData.build(given))
-        except InputError as exc:
-            if exc.code == "nothing_to_change":
-                return redirect("/checklist?saved=1", request)
-            ctx = {**_checklist_context(diary), "answers": given, "error": exc}
-            return render(request, "checklist.html", ctx, 400)
-    return redirect("/checklist?saved=1", request)
+    return await save_answers(request, "risk", "/checklist", "checklist.html", _checklist_context)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, BinaryIO
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,7 +15,6 @@ from docket.api import Diary
 from docket.checklist import (
     ACCOUNTS_INTRO,
     ACCOUNTS_SAFETY_FIRST,
-    ChecklistData,
     accounts_support,
     render_caution,
     topics,
@@ -24,9 +22,9 @@ from docket.checklist import (
 from docket.errors import InputError, PhotoCheckError
 from docket.safety import android, indicators, photos
 from docket.web import uploads
-from docket.web.app import form, redirect, render, session
+from docket.web.app import download, form, redirect, render, session
 from docket.web.pages import local
-from docket.web.pattern import answers_from_form
+from docket.web.pattern import save_answers, show_answers
 
 router = APIRouter()
 
@@ -197,17 +195,7 @@ def photo_copy(request: Request, token: str) -> Response:
     held = state.held(token)
     if held is None:
         return redirect("/safety#photos")
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in held.name)
-    return Response(
-        held.data,
-        media_type=held.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{fallback}"; '
-            f"filename*=UTF-8''{quote(held.name, safe='')}",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(held.data, held.name, held.media_type)
 
 
 # --- the account-safety checklist ------------------------------------------------------------
@@ -230,24 +218,11 @@ def _accounts_context(diary: Diary) -> dict[str, Any]:
 
 @router.get("/safety/accounts")
 def accounts(request: Request) -> Response:
-    state = session(request)
-    with state.diary() as diary:
-        ctx = {**_accounts_context(diary), "saved": request.query_params.get("saved") == "1"}
-        return render(request, "safety_accounts.html", ctx)
+    return show_answers(request, "safety_accounts.html", _accounts_context)
 
 
 @router.post("/safety/accounts")
 async def accounts_save(request: Request) -> Response:
-    state = session(request)
-    fields = await form(request)
-    given = answers_from_form(fields, "accounts")
-    with state.diary() as diary:
-        try:
-            data = ChecklistData.build(given, "accounts")
-            await asyncio.to_thread(diary.save_checklist, data, "accounts")
-        except InputError as exc:
-            if exc.code == "nothing_to_change":
-                return redirect("/safety/accounts?saved=1", request)
-            ctx = {**_accounts_context(diary), "answers": given, "error": exc}
-            return render(request, "safety_accounts.html", ctx, 400)
-    return redirect("/safety/accounts?saved=1", request)
+    return await save_answers(
+        request, "accounts", "/safety/accounts", "safety_accounts.html", _accounts_context
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -17,7 +16,7 @@ from docket.api import Diary
 from docket.errors import InputError
 from docket.model import timeparse
 from docket.model.records import WitnessAccountData
-from docket.web.app import form, redirect, render, session
+from docket.web.app import download, form, redirect, render, session
 from docket.web.pages import local
 
 router = APIRouter()
@@ -101,20 +100,6 @@ async def witness_add(request: Request, incident_id: int) -> Response:
 # --- the safety sheet -----------------------------------------------------------------------
 
 
-def _download(data: bytes, name: str, media_type: str) -> Response:
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
-    return Response(
-        data,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{fallback}"; '
-            f"filename*=UTF-8''{quote(name, safe='')}",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 def _ids(fields: FormData, name: str) -> tuple[int, ...]:
     return tuple(int(str(v)) for v in fields.getlist(name) if str(v).isdigit())
 
@@ -172,10 +157,10 @@ async def sheet_make(request: Request, person_id: int) -> Response:
             built = await asyncio.to_thread(sheet.build, diary, choices)
             if action == "pdf":
                 pdf = await asyncio.to_thread(sheet.render_pdf, built)
-                return _download(pdf, f"sheet-{built.audience.code}.pdf", "application/pdf")
+                return download(pdf, f"sheet-{built.audience.code}.pdf", "application/pdf")
             if action == "txt":
                 text = sheet.render_text(built).encode("utf-8")
-                return _download(text, f"sheet-{built.audience.code}.txt", "text/plain")
+                return download(text, f"sheet-{built.audience.code}.txt", "text/plain")
         except InputError as exc:
             ctx = {**_sheet_context(diary, person_id, choices), "error": exc}
             return render(request, "sheet_form.html", ctx, 400)
@@ -198,6 +183,6 @@ def witness_note(request: Request) -> Response:
         j = diary.jurisdiction
     if as_text:
         text = sheet.witness_form_text(j, user_name=name, audience=audience)
-        return _download(text.encode("utf-8"), "witness-note.txt", "text/plain")
+        return download(text.encode("utf-8"), "witness-note.txt", "text/plain")
     pdf = sheet.witness_form(j, user_name=name, audience=audience)
-    return _download(pdf, "witness-note.pdf", "application/pdf")
+    return download(pdf, "witness-note.pdf", "application/pdf")
