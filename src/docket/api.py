@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Generic, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
@@ -995,13 +995,22 @@ class Diary:
 _ORDER = {"what": "order", "hint": "'docket order list' shows the orders in the diary."}
 
 
+class _Recorded(Protocol):
+    def as_record(self) -> dict[str, Any]: ...
+
+
+_D = TypeVar("_D", bound=_Recorded)
+
+
 @dataclasses.dataclass(frozen=True)
-class OrderView:
+class LogRecordView(Generic[_D]):
+    """A record kept only in the log (an order, a witness account) at its current version."""
+
     id: int
     version: int
     recorded_at: str
     updated_at: str
-    data: OrderData
+    data: _D
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -1011,6 +1020,10 @@ class OrderView:
             "updated_at": self.updated_at,
             **self.data.as_record(),
         }
+
+
+OrderView = LogRecordView[OrderData]
+WitnessAccountView = LogRecordView[WitnessAccountData]
 
 
 def _order_view(rec: log_records.LogRecord) -> OrderView:
@@ -1026,24 +1039,6 @@ _WITNESS = {
     "what": "witness account",
     "hint": "'docket witness list' shows the witness accounts in the diary.",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class WitnessAccountView:
-    id: int
-    version: int
-    recorded_at: str
-    updated_at: str
-    data: WitnessAccountData
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "version": self.version,
-            "recorded_at": self.recorded_at,
-            "updated_at": self.updated_at,
-            **self.data.as_record(),
-        }
 
 
 def _witness_view(rec: log_records.LogRecord) -> WitnessAccountView:
