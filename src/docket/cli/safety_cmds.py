@@ -112,7 +112,8 @@ def register(cli: click.Group) -> None:
         if bool(files) == use_adb:
             raise click.UsageError("Give the files saved from the phone, or --adb (not both).")
         diary = state.diary()
-        diary.indicator_set()  # no indicators: say so before asking the phone anything
+        if use_adb:
+            diary.indicator_set()  # no indicators: say so before asking the phone anything
         with contextlib.ExitStack() as stack:
             inputs: list[tuple[str, BinaryIO]] = []
             if use_adb:
@@ -183,10 +184,8 @@ def register(cli: click.Group) -> None:
     @pass_state
     def indicators_load(state: State, files: tuple[Path, ...]) -> None:
         """Keep indicator files you have (ioc.yaml, watchware.yaml) in the diary."""
-        loaded = indicators.load(list(files))  # clear errors naming the file and line
-        del loaded
-        data = [(p.name, p.read_bytes()) for p in files]
-        info = state.diary().save_indicators(data, source="file")
+        # parsed once, as they are kept: errors name the file as given, and its line
+        info = state.diary().save_indicators(indicators.read_files(files), source="file")
         _show_indicators(info)
 
     @indicators_group.command("update")

@@ -462,6 +462,12 @@ def _no_indicators(message: str = "No indicator files were given.") -> NoIndicat
 
 def load(paths: Sequence[Path]) -> IndicatorSet:
     """An indicator set from files on disk (each read whole, at most 20 MB)."""
+    return from_files(read_files(paths))
+
+
+def read_files(paths: Sequence[Path]) -> list[tuple[str, bytes]]:
+    """Indicator files from disk as (path, bytes), each read whole (at most 20 MB and one
+    byte, so that a larger file is refused when it is parsed), not yet parsed."""
     files: list[tuple[str, bytes]] = []
     for path in paths:
         try:
@@ -476,7 +482,7 @@ def load(paths: Sequence[Path]) -> IndicatorSet:
                 location=Location(file=str(path)),
             ) from exc
         files.append((str(path), data))
-    return from_files(files)
+    return files
 
 
 # --- download ---------------------------------------------------------------------------------
