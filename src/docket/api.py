@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -28,6 +27,7 @@ from docket import (
     importer,
     integrity,
     log_records,
+    outfiles,
     records,
     report,
     search,
@@ -762,19 +762,7 @@ class Diary:
                 f"{out} already exists; Docket will not overwrite it.",
                 hint="Choose a new file name.",
             )
-        tmp = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-        try:
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                for piece in self.iter_attachment(attachment_id):
-                    fh.write(piece)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.link(tmp, out)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return out
+        return outfiles.write_private(out, self.iter_attachment(attachment_id), overwrite=False)
 
     # --- the diary as a whole -------------------------------------------------------------
 
