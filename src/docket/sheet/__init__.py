@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from docket import outfiles
 from docket.errors import ConfigError, InputError, Location, RecordRedacted, UnknownChoice
+from docket.importers.photo import _register_heif
 from docket.jurisdictions import FORBIDDEN_WORDING, Helpline, Jurisdiction
 from docket.model.timeparse import MONTHS
 from docket.model.views import IncidentView, PersonView
@@ -901,18 +902,6 @@ def clean_photo(data: bytes) -> Photo:
         fresh.save(out, format="JPEG", quality=85, optimize=True)
         media_type = "image/jpeg"
     return Photo(out.getvalue(), media_type, fresh.size[0], fresh.size[1])
-
-
-_heif_registered = False
-
-
-def _register_heif() -> None:
-    global _heif_registered
-    if not _heif_registered:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-        _heif_registered = True
 
 
 # --- rendering -----------------------------------------------------------------------------------
