@@ -42,6 +42,7 @@ from docket.errors import (
     InputError,
     Location,
     NothingToChange,
+    NotSupportedHere,
     RecordNotFound,
     RecordRedacted,
 )
@@ -58,6 +59,7 @@ from docket.safety import kept
 from docket.safety.android import CheckResult
 from docket.safety.indicators import IndicatorSet
 from docket.store import blobs
+from docket.store.base import Store
 from docket.store.diary_file import DiaryFile, Snapshot
 
 ProgressFn = Callable[[int], None]
@@ -78,7 +80,7 @@ def _require_reason(reason: str, what: str) -> str:
 class Diary:
     """An unlocked diary. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, file: DiaryFile) -> None:
+    def __init__(self, file: Store) -> None:
         self._file = file
         with file.read() as conn:
             self._meta = records.get_meta(conn)
@@ -96,10 +98,21 @@ class Diary:
         timezone: str | None = None,
         region: str | None = None,
     ) -> Diary:
+        meta = cls.new_meta(jurisdiction=jurisdiction, timezone=timezone, region=region)
+        return cls._initialise(DiaryFile.create(path, passphrase, meta), meta)
+
+    @staticmethod
+    def new_meta(
+        *,
+        jurisdiction: str = "england-wales",
+        timezone: str | None = None,
+        region: str | None = None,
+    ) -> dict[str, str]:
+        """The metadata of a new diary (or case), checked before anything is written."""
         j = load_jurisdiction(jurisdiction)
         tz = timezone or j.default_timezone
         timeparse.zone(tz)  # refuse an unknown zone before anything is written
-        meta = {
+        return {
             "diary_id": secrets.token_hex(16),
             "jurisdiction": j.id,
             "timezone": tz,
@@ -107,8 +120,11 @@ class Diary:
             "created_at": log.now_utc(),
             "created_by": f"docket {__version__}",
         }
-        file = DiaryFile.create(path, passphrase, meta)
-        diary = cls(file)
+
+    @classmethod
+    def _initialise(cls, store: Store, meta: dict[str, str]) -> Diary:
+        """Start the log of a store that ``meta`` was just written into."""
+        diary = cls(store)
         with diary._write() as conn:
             log.append(
                 conn,
@@ -128,6 +144,20 @@ class Diary:
     def open(cls, path: Path, passphrase: str) -> Diary:
         return cls(DiaryFile.open(path, passphrase))
 
+    @classmethod
+    def create_in(
+        cls,
+        make_store: Callable[[dict[str, str]], Store],
+        *,
+        jurisdiction: str = "england-wales",
+        timezone: str | None = None,
+        region: str | None = None,
+    ) -> Diary:
+        """A new diary in a store other than a file: ``make_store(meta)`` creates the store
+        (a case on a server, say) holding ``meta``; then the log is started in it."""
+        meta = cls.new_meta(jurisdiction=jurisdiction, timezone=timezone, region=region)
+        return cls._initialise(make_store(meta), meta)
+
     def close(self) -> None:
         self._file.close()
 
@@ -141,7 +171,27 @@ class Diary:
 
     @property
     def path(self) -> Path:
-        return self._file.path
+        """The diary file (a case on a server has none)."""
+        path = self._file.path
+        if path is None:
+            raise NotSupportedHere(
+                "This diary is a case on a server, not a file.",
+                hint="Export the case to a diary file first ('docket server case export').",
+            )
+        return path
+
+    @property
+    def store(self) -> Store:
+        return self._file
+
+    def _diary_file(self, what: str) -> DiaryFile:
+        if not isinstance(self._file, DiaryFile):
+            raise NotSupportedHere(
+                f"{what} works on a diary file, not on a case on a server.",
+                cause="The server's database has its own passphrases, backups and checks.",
+                hint="Ask the server's administrator; PostgreSQL's own backups cover cases.",
+            )
+        return self._file
 
     @property
     def timezone(self) -> str:
@@ -794,10 +844,10 @@ class Diary:
         )
 
     def change_passphrase(self, new_passphrase: str) -> None:
-        self._file.rekey(new_passphrase)
+        self._diary_file("Changing the passphrase").rekey(new_passphrase)
 
     def backup(self, target: Path) -> Snapshot:
-        return self._file.backup(target)
+        return self._diary_file("A backup").backup(target)
 
     def default_backup_path(self) -> Path:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
@@ -977,7 +1027,7 @@ class Diary:
 
     def check_file(self) -> list[str]:
         """Page-level checks of the encrypted file (HMAC of every page, SQLite structure)."""
-        return self._file.integrity_problems()
+        return self._diary_file("The file check").integrity_problems()
 
 
 _ORDER = {"what": "order", "hint": "'docket order list' shows the orders in the diary."}

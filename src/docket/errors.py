@@ -248,3 +248,42 @@ class PhotoCheckError(SafetyCheckError):
     """A photo folder or a cleaned copy that could not be read or written."""
 
     code = "photo_check_failed"
+
+
+# --- server mode -----------------------------------------------------------------------------
+
+
+class ServerError(DocketError):
+    code = "server"
+
+
+class ServerConfigError(ServerError):
+    code = "server.config"
+
+
+class DatabaseUnavailable(ServerError):
+    code = "server.database"
+
+
+class CaseNotFound(ServerError):
+    code = "server.case_not_found"
+
+
+class NotAllowed(ServerError):
+    """The account may not do this (or see this case). Says no more than that."""
+
+    code = "server.not_allowed"
+
+
+class LoginFailed(ServerError):
+    code = "server.login_failed"
+
+
+class AccountLocked(LoginFailed):
+    code = "server.account_locked"
+
+
+class NotSupportedHere(DocketError):
+    """The action exists for a diary file but not for this store (or the other way round)."""
+
+    code = "not_supported"

@@ -23,6 +23,7 @@ from docket.ledger.note import Checkpoint, Signer, Verifier
 from docket.ledger.tiles import LogDamaged as LogDamaged
 from docket.model.entry import Entry, canonical, encode_entry, new_salt
 from docket.model.timeparse import utc_rfc3339
+from docket.store import base as store_base
 from docket.store.schema import checkpoint, entry, meta
 from docket.store.schema import timestamp as timestamp_table
 
@@ -36,9 +37,7 @@ def now_utc() -> str:
 def raw_connection(conn: Connection) -> Any:
     """The transaction's own DB-API connection: the log's hot paths skip SQLAlchemy's
     statement building, which costs far more than SQLCipher's work here."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    return raw
+    return store_base.raw(conn)
 
 
 def size(conn: Connection) -> int:
@@ -105,6 +104,9 @@ def signer(conn: Connection) -> Signer:
     origin, seed = _meta(conn, "log_origin"), _meta(conn, "log_key")
     if origin is None or seed is None:
         raise LogDamaged("the diary's signing key is missing")
+    sealed_by = store_base.sealer(conn)
+    if sealed_by is not None:
+        return Signer.from_seed(origin, sealed_by.open("log_key", seed))
     return Signer.from_seed(origin, base64.b64decode(seed))
 
 
@@ -120,11 +122,17 @@ def ensure_key(conn: Connection) -> Signer:
         return signer(conn)
     origin = ORIGIN_PREFIX + secrets.token_hex(16)
     s = Signer.generate(origin)
+    sealed_by = store_base.sealer(conn)
+    kept = (
+        sealed_by.seal("log_key", s.seed())
+        if sealed_by is not None
+        else base64.b64encode(s.seed()).decode()  # the diary file's own encryption covers it
+    )
     conn.execute(
         insert(meta),
         [
             {"key": "log_origin", "value": origin},
-            {"key": "log_key", "value": base64.b64encode(s.seed()).decode()},
+            {"key": "log_key", "value": kept},
         ],
     )
     append(

@@ -74,7 +74,7 @@ class DiaryFile:
     """An unlocked diary file with its SQLAlchemy engine (one keyed connection)."""
 
     def __init__(self, path: Path, material: sqlcipher.KeyMaterial) -> None:
-        self.path = path
+        self.path: Path = path
         self._material = material
         self.engine = self._make_engine()
 
@@ -164,6 +164,10 @@ class DiaryFile:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
 
         return engine
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Server mode for advocacy services: accounts, cases on PostgreSQL, access and audit."""

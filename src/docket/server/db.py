@@ -1,0 +1,34 @@
+"""The server's database: connecting, and bringing its schemas up to date.
+
+``migrate`` creates the ``docket`` schema, the database-wide objects that cases need
+(:func:`docket.store.postgres.prepare_database`), and runs the server's Alembic migrations,
+then brings every case schema up to date; it is safe to run again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from docket.server.schema import SCHEMA, case
+from docket.store import postgres
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVER_HEAD = "s0001"
+
+
+def migrate(engine: Engine, server_key: bytes) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    postgres.prepare_database(engine)
+    with postgres.translate_errors(), engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        schemas = list(conn.execute(select(case.c.schema_name)).scalars())
+    for schema in schemas:  # opening a case upgrades its schema when it is behind
+        postgres.CaseStore.open(engine, schema, server_key)
