@@ -11,7 +11,8 @@ Imported calls and messages count as *contacts* when their sender is in the regi
 person responsible and they were not sent by the diary's owner. Counting reads the sender
 index (migration 0006) hour by hour and never the message rows, except the few hours that
 may hold a burst; language flags read only the messages the full-text index offers as
-candidates.
+candidates (on a server, also those whose words PostgreSQL's parser may read differently from
+FTS5, so that a server flags exactly what a diary file flags: see ``docket.search``).
 """
 
 from __future__ import annotations
@@ -19,20 +20,21 @@ from __future__ import annotations
 import heapq
 import json
 from collections import Counter, defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
 from docket import flags as language
-from docket import log_records
+from docket import log_records, search
 from docket.jurisdictions import Jurisdiction
 from docket.ledger import log
 from docket.model import timeparse
 from docket.model.records import OrderData
 from docket.model.taxonomy import CHANNELS
+from docket.store.base import dialect
 from docket.timeline import CHANNEL_LABELS
 
 BURST_WINDOW = timedelta(hours=1)
@@ -370,7 +372,16 @@ class _BurstFinder:
         return self.found
 
 
-def _contacts(raw: Any, person: _Person, fine: bool, period: Period) -> _Contacts:
+# seconds since 1970 of a stored time ("2026-03-01T19:00:00Z"), by database
+_EPOCH = {
+    "sqlite": "unixepoch(sent_at)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM CAST(sent_at AS timestamptz)) AS BIGINT)",
+}
+
+
+def _contacts(
+    raw: Any, person: _Person, fine: bool, period: Period, epoch: str = _EPOCH["sqlite"]
+) -> _Contacts:
     """One pass over the person's contacts, in time order, read from the sender index (one
     cursor per number, address or account, merged): buckets, channels and bursts together.
     This loop runs once per contact, so it is kept to plain integer work."""
@@ -380,7 +391,7 @@ def _contacts(raw: Any, person: _Person, fine: bool, period: Period) -> _Contact
     clause, args = period.where("sent_at")
     cursors = [
         raw.execute(
-            f"SELECT unixepoch(sent_at), kind, channel, id, sent_at FROM message "
+            f"SELECT {epoch}, kind, channel, id, sent_at FROM message "
             f"WHERE {_CONTACT_WHERE}{clause} ORDER BY sent_at",
             (*key, *args),
         )
@@ -490,18 +501,64 @@ def _contact_words(calls: int, messages: int) -> str:
     return "calls" if calls else "messages"
 
 
+_FLAG_COLUMNS = "m.id, m.body, m.sent_at, m.sender_kind, m.sender_platform, m.sender_value"
+
+
+def _flag_candidates(
+    conn: Connection, raw: Any, lexicon: language.Lexicon, period: Period
+) -> Iterable[tuple[Any, ...]]:
+    """The messages not sent by the diary's owner that the full-text index offers as
+    candidates for the language flags, in id order: a superset of those the rules match."""
+    clause, args = period.where("m.sent_at")
+    if dialect(conn) == "sqlite":
+        return cast(
+            Iterable[tuple[Any, ...]],
+            raw.execute(
+                f"SELECT {_FLAG_COLUMNS} FROM message_fts "
+                "JOIN message m ON m.id = message_fts.rowid "
+                f"WHERE message_fts MATCH ? AND m.direction != 'outgoing'{clause} ORDER BY m.id",
+                (lexicon.fts_query(), *args),
+            ),
+        )
+    return _server_candidates(conn, raw, lexicon, clause, args)
+
+
+def _server_candidates(
+    conn: Connection, raw: Any, lexicon: language.Lexicon, clause: str, args: list[str]
+) -> Iterator[tuple[Any, ...]]:
+    """PostgreSQL: what its index offers, and every text its parser may read differently from
+    FTS5 (streamed, as on a large case they can be many), merged in id order."""
+    offered = raw.execute(
+        f"SELECT {_FLAG_COLUMNS} FROM message m WHERE {search.MESSAGE_VECTOR} @@ "
+        f"CAST(? AS tsquery) AND m.direction != 'outgoing'{clause} ORDER BY m.id",
+        (lexicon.tsquery(), *args),
+    ).fetchall()
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor(name="docket_flag_scan") as scan:
+        scan.itersize = 2000
+        scan.execute(
+            f"SELECT {_FLAG_COLUMNS} FROM message m WHERE m.body ~ %s "
+            f"AND m.direction != 'outgoing'{clause.replace('?', '%s')} ORDER BY m.id",
+            (search.differs(conn), *args),
+        )
+        last = None
+        for row in heapq.merge(offered, scan, key=lambda r: int(r[0])):
+            if row[0] != last:
+                last = row[0]
+                yield row
+
+
 def _flag_messages(
-    raw: Any, lexicon: language.Lexicon, owner: dict[tuple[str, str, str], int], period: Period
+    conn: Connection,
+    raw: Any,
+    lexicon: language.Lexicon,
+    owner: dict[tuple[str, str, str], int],
+    period: Period,
 ) -> list[FlagHit]:
     hits: list[FlagHit] = []
     labels = lexicon.labels()
-    clause, args = period.where("m.sent_at")
-    for mid, body, sent_at, kind, platform, value in raw.execute(
-        "SELECT m.id, m.body, m.sent_at, m.sender_kind, m.sender_platform, m.sender_value "
-        "FROM message_fts JOIN message m ON m.id = message_fts.rowid "
-        f"WHERE message_fts MATCH ? AND m.direction != 'outgoing'{clause} ORDER BY m.id",
-        (lexicon.fts_query(), *args),
-    ):
+    for mid, body, sent_at, kind, platform, value in _flag_candidates(conn, raw, lexicon, period):
         for match in lexicon.scan(body or ""):
             hits.append(
                 FlagHit(
@@ -545,7 +602,8 @@ def analyse(
     findings: list[Finding] = []
 
     # contacts from each person responsible, hour by hour
-    contacts = {p.id: _contacts(raw, p, fine, period) for p in responsible}
+    epoch = _EPOCH[dialect(conn)]
+    contacts = {p.id: _contacts(raw, p, fine, period, epoch) for p in responsible}
     contact_total = sum(c.total for c in contacts.values())
     message_total = int(raw.execute("SELECT count(*) FROM message").fetchone()[0])
 
@@ -756,7 +814,7 @@ def analyse(
                     inc.people[0] if inc.people else None,
                 )
             )
-    hits += _flag_messages(raw, lexicon, owner, period)
+    hits += _flag_messages(conn, raw, lexicon, owner, period)
     flag_counts: dict[str, dict[str, int]] = {}
     kept: list[FlagHit] = []
     for code in language.FLAG_CODES:

@@ -126,6 +126,10 @@ class Diary:
         """Start the log of a store that ``meta`` was just written into."""
         diary = cls(store)
         with diary._write() as conn:
+            # a diary file's migrations made the signing key and its first checkpoint; a new
+            # case on a server gets them here, so both logs start alike
+            log.ensure_key(conn)
+            log.seal(conn)
             log.append(
                 conn,
                 type="diary.created",
@@ -827,7 +831,7 @@ class Diary:
             then = datetime.fromisoformat(latest.replace("Z", "+00:00")).astimezone(tz).date()
             days = max(0, (datetime.now(tz).date() - then).days)
         return Summary(
-            path=str(self.path),
+            path=str(self._file.path or self._file.label),  # a case on a server has no file
             diary_id=self.diary_id,
             jurisdiction=self.jurisdiction.name,
             created_at=self._meta["created_at"],

@@ -27,6 +27,7 @@ from docket.errors import InputError
 from docket.ledger import log, merkle
 from docket.model.entry import canonical, encode_entry
 from docket.store import blobs
+from docket.store.base import PgRaw
 
 FORMAT = "docket-bundle/1"
 Chunks = Callable[[], Iterator[bytes]]
@@ -163,9 +164,11 @@ def plan(
 def _witness_subjects(raw: Any, incidents: set[int]) -> list[str]:
     """The witness accounts about the chosen incidents (kept only in the log)."""
     found: set[str] = set()
+    # byte order on PostgreSQL too, whose usual collations pass over the '/' at first
+    collate = ' COLLATE "C"' if isinstance(raw, PgRaw) else ""
     for subject, record in raw.execute(
-        "SELECT subject, record FROM entry WHERE subject >= 'witness/' AND subject < 'witness0' "
-        "AND record IS NOT NULL"
+        f"SELECT subject, record FROM entry WHERE subject{collate} >= 'witness/' "
+        f"AND subject{collate} < 'witness0' AND record IS NOT NULL"
     ):
         if int(json.loads(record).get("incident", -1)) in incidents:
             found.add(subject)
@@ -428,9 +431,11 @@ def write(
     from docket import __version__
 
     raw = log.raw_connection(conn)
-    newest = log.latest_checkpoint(conn)
-    assert newest is not None and newest.size == export_seq + 1
-    size = newest.size
+    # the checkpoint signed with the export entry (in its transaction); on a server another
+    # caseworker's entries may follow it by now, and the bundle leaves them out
+    size = export_seq + 1
+    newest = log.checkpoint_at(conn, size)
+    assert newest is not None
     verifier = log.verifier(conn)
     cps = checkpoints_to_include(conn, size)
     seqs = sorted({*p.entry_seqs, export_seq})

@@ -11,6 +11,10 @@ what is new: each message has a content key (sender, time, the text as it would 
 export of the chat, and how many identical messages came before it at that time), so the
 same message from two exports is stored once. Keys begin with the second the message was
 sent, so a batch whose span of time the diary holds nothing in is settled with one query.
+
+The same code writes to a diary file and to a case on a server; only the bulk insert of a
+batch's rows differs (SQLCipher: one bound blob per chunk, see ``_Writer._insert``;
+PostgreSQL: one COPY per batch, see ``_Writer._copy``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from sqlalchemy import Connection, select
 
 from docket.errors import (
     DocketError,
+    ImportFailed,
     ImportFormatError,
+    ImportTooLarge,
     InvalidIdentifier,
     Location,
     UnknownFormat,
@@ -53,6 +59,7 @@ from docket.model.identifiers import Identifier
 from docket.model.timeparse import zone
 from docket.records import get_meta, get_person, update_person
 from docket.store import blobs
+from docket.store.base import dialect
 from docket.store.schema import meta
 from docket.store.schema import source as source_table
 from docket.timeline import CHANNEL_OF
@@ -275,6 +282,7 @@ class _Writer:
     ) -> None:
         self.conn = conn
         self.raw = log.raw_connection(conn)
+        self.postgres = dialect(conn) == "postgresql"
         self.source_id = source_id
         self.options = options
         self.summary = summary
@@ -658,7 +666,12 @@ class _Writer:
         Every value bound for a row is an ``int``: the driver binds those directly, but
         looks for an adapter for anything else (None, bytes, bool), which costs it several
         microseconds a value. A NULL is a bit in the row's mask for text, and ``_NULL_INT``
-        for a number."""
+        for a number.
+
+        On PostgreSQL none of that applies: the rows go in through COPY (``_copy``)."""
+        if self.postgres:
+            self._copy(rows, batch_seq)
+            return
         start = 0
         while start < len(rows):
             left = len(rows) - start
@@ -684,6 +697,88 @@ class _Writer:
             if sql is None:
                 sql = self.statements[n] = _insert_sql(n)
             self.raw.execute(sql, params)
+
+
+    def _copy(
+        self, rows: list[tuple[tuple[int, ...], tuple[str, ...], bytes]], batch_seq: int
+    ) -> None:
+        """PostgreSQL: the batch's rows in one COPY, each row as the table holds it (NULLs
+        and booleans back from ``_store``'s compact form). COPY streams the rows to the
+        server in large messages and skips the planner and per-statement work entirely."""
+        import psycopg
+
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        source_id = self.source_id
+        try:
+            with (
+                driver.cursor() as cur,
+                cur.copy(f"COPY message ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy,
+            ):
+                write = copy.write_row
+                for numbers, texts, digest_and_leaf in rows:
+                    message_id, deleted, duration, line, offset, nulls = numbers
+                    write(
+                        (
+                            message_id,
+                            source_id,
+                            batch_seq,
+                            deleted == 1,
+                            None if duration == _NULL_INT else duration,
+                            None if line == _NULL_INT else line,
+                            None if offset == _NULL_INT else offset,
+                            *(
+                                [None if nulls & bit else t for bit, t in zip(_NULL_BITS, texts)]
+                                if nulls
+                                else texts
+                            ),
+                            digest_and_leaf[:32],
+                            digest_and_leaf[32:],
+                        )
+                    )
+        except psycopg.DataError as exc:
+            at = _row_with_nul(rows)
+            if at is None:
+                raise
+            raise ImportFailed(
+                f"{self.summary.file} holds a character that the server's database cannot "
+                "store (NUL, code 0), so nothing was imported.",
+                cause="The export is damaged, or a program wrote raw binary data into it.",
+                hint="Import the file into a diary file on your own computer, which can hold "
+                "it, or ask for a fresh export.",
+                location=_row_location(self.summary.file, at),
+            ) from exc
+        except psycopg.errors.ProgramLimitExceeded as exc:
+            longest = max(rows, key=lambda r: len(r[1][_BODY_AT]))
+            raise ImportTooLarge(
+                f"A message in {self.summary.file} is too long for the server's search index, "
+                "so nothing was imported.",
+                cause="PostgreSQL's full-text index holds at most about a megabyte of words "
+                "for one message.",
+                hint="Import the file into a diary file on your own computer, which has no "
+                "such limit.",
+                location=_row_location(self.summary.file, longest),
+            ) from exc
+
+
+def _row_with_nul(
+    rows: list[tuple[tuple[int, ...], tuple[str, ...], bytes]],
+) -> tuple[tuple[int, ...], tuple[str, ...], bytes] | None:
+    for row in rows:
+        if any("\x00" in t for t in row[1]):
+            return row
+    return None
+
+
+def _row_location(
+    name: str, row: tuple[tuple[int, ...], tuple[str, ...], bytes]
+) -> Location:
+    line, offset = row[0][3], row[0][4]
+    return Location(
+        file=name,
+        line=None if line == _NULL_INT else line,
+        offset=None if offset == _NULL_INT else offset,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -801,6 +896,9 @@ _NULL_BIT = {
         "call_type",
     )
 }
+_NULL_BITS = tuple(_NULL_BIT.get(name, 0) for name in _TEXT_COLUMNS)  # in their order
+_BODY_AT = _TEXT_COLUMNS.index("body")
+_COPY_COLUMNS = ("id", "source_id", "batch_seq", *_INT_COLUMNS[1:], *_TEXT_COLUMNS, "dedupe", "leaf")
 _NULL_THREAD = _NULL_BIT["thread"]
 _NULL_SENDER = (
     _NULL_BIT["sender_raw"]
@@ -1059,9 +1157,10 @@ def run(
         record={"id": source_id, "summary": final},
     )
     raw.execute("UPDATE source SET summary = ? WHERE id = ?", (canonical_json(final), source_id))
-    if summary.added >= OPTIMIZE_AFTER:
+    if summary.added >= OPTIMIZE_AFTER and not writer.postgres:
         # merge the full-text index's segments into one: seconds for a million messages, and
         # searches (and the pattern's language flags) read one segment instead of many
+        # (PostgreSQL's GIN index merges its pending entries itself)
         raw.execute("INSERT INTO message_fts(message_fts) VALUES ('optimize')")
     return summary
 

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,74 @@ from docket.ledger.note import NoteError, Verifier, open_checkpoint
 from docket.model.entry import encode_entry
 from docket.model.records import AttachmentData, PersonData
 from docket.records import incident_projection
+from docket.store import base as store_base
 
 Cursor = Any
+STREAM_BATCH = 2000  # rows per fetch from a PostgreSQL server-side cursor
+
+
+class _Streamed:
+    """A PostgreSQL server-side cursor read as verify reads an SQLite cursor (``fetchone``,
+    iteration, ``description``), each fetch bringing a batch of rows, not one."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        self.description = cursor.description
+        self._rows: Iterator[Any] = iter(cursor)
+
+    def fetchone(self) -> Any:
+        return next(self._rows, None)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._rows
+
+
+class _Reads:
+    """verify's queries on either database. ``execute`` is for results of a known, small
+    size; ``stream`` for those that grow with the diary. SQLite's cursors already step
+    through a result row by row; psycopg's ordinary cursor would hold a whole result in
+    memory, so on PostgreSQL ``stream`` declares a server-side cursor (closed by ``close``,
+    inside the transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.raw = store_base.raw(conn)
+        self.pg = store_base.dialect(conn) == "postgresql"
+        self._driver: Any = conn.connection.driver_connection if self.pg else None
+        self._open: dict[int, Any] = {}
+        self._made = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self.raw.execute(sql, params)
+
+    def stream(self, sql: str, params: Sequence[Any] = (), *, batch: int = STREAM_BATCH) -> Cursor:
+        if not self.pg:
+            return self.raw.execute(sql, params)
+        self._made += 1
+        cursor = self._driver.cursor(name=f"docket_verify_{self._made}")
+        cursor.itersize = batch
+        cursor.execute(_pg_sql(sql), tuple(params))
+        self._open[id(cursor)] = cursor
+        return _Streamed(cursor)
+
+    def done(self, streamed: Cursor) -> None:
+        """Close one streamed result early (a file's chunks, read to the end)."""
+        if self.pg:
+            streamed.cursor.close()
+            self._open.pop(id(streamed.cursor), None)
+
+    def close(self) -> None:
+        for cursor in self._open.values():
+            cursor.close()
+        self._open.clear()
+
+
+def _pg_sql(sql: str) -> str:
+    """SQLite's ``?`` placeholders as psycopg's (as ``store.base.raw`` converts them)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _is_pg(raw: Any) -> bool:
+    return isinstance(raw, store_base.PgRaw) or (isinstance(raw, _Reads) and raw.pg)
 
 
 @dataclass(frozen=True)
@@ -123,8 +189,12 @@ class Since:
 class _Tiles:
     """The stored tree tiles, compared tier by tier with the tiles the recomputation builds."""
 
-    def __init__(self, raw: Any, report: Report) -> None:
+    def __init__(self, raw: _Reads, report: Report) -> None:
         self._raw = raw
+        self._select = (
+            f"SELECT id, {tiles.hashes_column(raw.raw)} FROM tree_tile WHERE id >= ? AND id < ? "
+            "ORDER BY id"
+        )
         self._cursors: dict[int, Cursor] = {}
         self._builder = tiles.Builder()
         self.add = self._builder.add  # returns each completed tile, for ``check``
@@ -133,11 +203,7 @@ class _Tiles:
 
     def _cursor(self, tier: int) -> Cursor:
         if tier not in self._cursors:
-            self._cursors[tier] = self._raw.execute(
-                "SELECT id, CAST(hashes AS BLOB) FROM tree_tile WHERE id >= ? AND id < ? "
-                "ORDER BY id",
-                tiles.tier_range(tier),
-            )
+            self._cursors[tier] = self._raw.stream(self._select, tiles.tier_range(tier))
         return self._cursors[tier]
 
     def check(self, tier: int, idx: int, hashes: bytes) -> None:
@@ -175,8 +241,8 @@ def _subject_label(subject: str) -> str:
     return f"{kind} {rid}" if rid else kind
 
 
-def _entries(raw: Any) -> Iterator[tuple[Any, ...]]:
-    yield from raw.execute(
+def _entries(raw: _Reads) -> Iterator[tuple[Any, ...]]:
+    yield from raw.stream(
         "SELECT seq, type, subject, recorded_at, corrects, reason, salt, record, leaf_hash, "
         "redacted_by FROM entry ORDER BY seq"
     )
@@ -190,8 +256,20 @@ def verify(
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Check the diary open on ``conn`` (a read transaction) and return the report."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
+    raw = _Reads(conn)
+    try:
+        return _verify(conn, raw, since, tsa_roots, progress)
+    finally:
+        raw.close()
+
+
+def _verify(
+    conn: Connection,
+    raw: _Reads,
+    since: Since | None,
+    tsa_roots: list[x509.Certificate] | None,
+    progress: Callable[[int, int], None] | None,
+) -> Report:
     report = Report()
     try:
         diary_verifier = log.verifier(conn)
@@ -211,7 +289,7 @@ def verify(
             report.add("since_checkpoint", f"the checkpoint you gave does not check out: {exc}")
         report.since = {"given": True}
 
-    checkpoints = raw.execute("SELECT size, root, note FROM checkpoint ORDER BY size")
+    checkpoints = raw.stream("SELECT size, root, note FROM checkpoint ORDER BY size")
     next_cp = checkpoints.fetchone()
     compact = merkle.CompactRange()
     stored_tree = _Tiles(raw, report)
@@ -431,7 +509,7 @@ def verify(
 
 
 def _check_consistency(
-    conn: Connection, raw: Any, report: Report, anchors: list[tuple[int, bytes]]
+    conn: Connection, raw: _Reads, report: Report, anchors: list[tuple[int, bytes]]
 ) -> None:
     """RFC 9162 consistency proofs, from the stored tree, between consecutive anchored
     checkpoints: each later one extends the earlier, which was only appended to."""
@@ -450,7 +528,7 @@ def _check_consistency(
         report.consistency_proofs += 1
 
 
-def _check_files(raw: Any, report: Report, files: list[tuple[int, str, str, int]]) -> None:
+def _check_files(raw: _Reads, report: Report, files: list[tuple[int, str, str, int]]) -> None:
     for seq, subject, sha_hex, size in files:
         row = raw.execute(
             "SELECT a.redacted, a.sha256, b.purged FROM attachment a "
@@ -482,35 +560,51 @@ def _check_files(raw: Any, report: Report, files: list[tuple[int, str, str, int]
         report.file_bytes += count
 
 
-def _blob_bytes(raw: Any, sha_hex: str, size: int) -> int | None:
+def _blob_bytes(raw: _Reads, sha_hex: str, size: int) -> int | None:
     """Read a stored file chunk by chunk; its size when every byte matches its SHA-256."""
     digest = hashlib.sha256()
     count = 0
-    chunks = raw.execute(
+    chunks = raw.stream(
         "SELECT bc.idx, bc.chunk_sha256, c.data FROM blob_chunk bc "
         "LEFT JOIN chunk c ON c.sha256 = bc.chunk_sha256 "
         "WHERE bc.blob_sha256 = ? ORDER BY bc.idx",
         (bytes.fromhex(sha_hex),),
+        batch=1,  # a chunk is a megabyte
     )
-    for expected_idx, (idx, chunk_sha, data) in enumerate(chunks):
-        if idx != expected_idx or data is None or hashlib.sha256(data).digest() != chunk_sha:
-            return None
-        digest.update(data)
-        count += len(data)
+    try:
+        for expected_idx, (idx, chunk_sha, data) in enumerate(chunks):
+            if idx != expected_idx or data is None or hashlib.sha256(data).digest() != chunk_sha:
+                return None
+            digest.update(data)
+            count += len(data)
+    finally:
+        raw.done(chunks)
     if count != size or digest.hexdigest() != sha_hex:
         return None
     return count
 
 
-MESSAGE_SELECT = (
+_MESSAGE_COLUMNS = (
     "SELECT m.id, m.source_id, m.batch_seq, m.kind, m.channel, m.direction, m.thread, "
     "m.sender_raw, m.sender_kind, m.sender_platform, m.sender_value, m.recipients, "
     "m.sent_at, m.local_time, m.time_note, m.body, m.deleted, m.call_type, m.duration_s, "
     "m.line, m.offset, m.raw, m.attachments, m.leaf, "
-    "(SELECT group_concat(hex(f.sha256), ',') FROM "
+)
+MESSAGE_SELECT = (
+    _MESSAGE_COLUMNS + "(SELECT group_concat(hex(f.sha256), ',') FROM "
     "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) AS files "
     "FROM message m "
 )
+MESSAGE_SELECT_PG = (
+    _MESSAGE_COLUMNS + "(SELECT string_agg(upper(encode(f.sha256, 'hex')), ',' ORDER BY f.idx) "
+    "FROM message_file f WHERE f.message_id = m.id) AS files "
+    "FROM message m "
+)
+
+
+def message_select(raw: Any) -> str:
+    """MESSAGE_SELECT for ``raw``'s database (a file's hashes, joined, differ in spelling)."""
+    return MESSAGE_SELECT_PG if _is_pg(raw) else MESSAGE_SELECT
 
 
 def rebuild_message(m: dict[str, Any]) -> dict[str, Any]:
@@ -543,7 +637,7 @@ def rebuild_message(m: dict[str, Any]) -> dict[str, Any]:
 
 def message_record_bytes(raw: Any, message_id: int) -> bytes:
     """One imported message's record bytes, exactly as its leaf hash covers them."""
-    cursor = raw.execute(MESSAGE_SELECT + "WHERE m.id = ?", (message_id,))
+    cursor = raw.execute(message_select(raw) + "WHERE m.id = ?", (message_id,))
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
     if row is None:
@@ -552,7 +646,7 @@ def message_record_bytes(raw: Any, message_id: int) -> bytes:
 
 
 def _check_imports(
-    raw: Any,
+    raw: _Reads,
     report: Report,
     sources: dict[int, dict[str, tuple[int, dict[str, Any]]]],
     batches: list[tuple[int, int, int, int, int, str]],
@@ -617,7 +711,7 @@ def _check_imports(
                 subject,
             )
 
-    cursor = raw.execute(MESSAGE_SELECT + "ORDER BY m.id")
+    cursor = raw.stream(message_select(raw) + "ORDER BY m.id")
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
     for seq, sid, first, last, count, root in batches:
@@ -681,20 +775,32 @@ def _merge(
             g = next(groups, None)
 
 
-def _groups(raw: Any, kind: str) -> Iterator[tuple[Any, ...]]:
+def _groups(raw: _Reads, kind: str) -> Iterator[tuple[Any, ...]]:
     """(id, first seq, last seq, versions) per record of ``kind``, by id. The subject range
     ("kind/" up to "kind0", '0' following '/') is an index range scan, unlike LIKE."""
+    if not raw.pg:
+        return iter(
+            raw.stream(
+                "SELECT CAST(substr(subject, ?) AS INTEGER) AS id, min(seq), max(seq), count(*) "
+                "FROM entry WHERE subject >= ? AND subject < ? AND type != 'redaction' "
+                "GROUP BY subject ORDER BY id",
+                (len(kind) + 2, f"{kind}/", f"{kind}0"),
+            )
+        )
+    # PostgreSQL: the range compared byte by byte whatever the database's collation (in
+    # most, '/' is ignored at first), and the number read as SQLite's CAST reads it (the
+    # leading digits; 0 for none) rather than failing on a subject changed by hand.
     return iter(
-        raw.execute(
-            "SELECT CAST(substr(subject, ?) AS INTEGER) AS id, min(seq), max(seq), count(*) "
-            "FROM entry WHERE subject >= ? AND subject < ? AND type != 'redaction' "
-            "GROUP BY subject ORDER BY id",
-            (len(kind) + 2, f"{kind}/", f"{kind}0"),
+        raw.stream(
+            "SELECT coalesce(CAST(substring(subject from ?) AS BIGINT), 0) AS id, min(seq), "
+            'max(seq), count(*) FROM entry WHERE subject COLLATE "C" >= ? '
+            "AND subject COLLATE \"C\" < ? AND type != 'redaction' GROUP BY subject ORDER BY id",
+            (f"^{kind}/\\s*([-+]?[0-9]{{1,18}})", f"{kind}/", f"{kind}0"),
         )
     )
 
 
-def _check_projections(raw: Any, report: Report) -> None:
+def _check_projections(raw: _Reads, report: Report) -> None:
     def mismatch(kind: str, rid: int, seq: int | None, what: str) -> None:
         report.add(
             "table_changed",
@@ -705,12 +811,12 @@ def _check_projections(raw: Any, report: Report) -> None:
 
     # incidents, with their links to people
     links = iter(
-        raw.execute("SELECT incident_id, person_id FROM incident_person ORDER BY incident_id")
+        raw.stream("SELECT incident_id, person_id FROM incident_person ORDER BY incident_id")
     )
     link = next(links, None)
     live_people = {r[0] for r in raw.execute("SELECT id FROM person WHERE NOT redacted")}
     rows = iter(
-        raw.execute(
+        raw.stream(
             "SELECT i.id, i.created_seq, i.current_seq, i.version, i.recorded_at, "
             "i.occurred_start, i.occurred_end, i.category, i.channel, i.redacted, e.subject, "
             "e.record, c.recorded_at FROM incident i LEFT JOIN entry e ON e.seq = i.current_seq "
@@ -765,7 +871,7 @@ def _check_projections(raw: Any, report: Report) -> None:
 
     # people and their identifiers
     rows = iter(
-        raw.execute(
+        raw.stream(
             "SELECT p.id, p.created_seq, p.current_seq, p.version, p.name, p.role, "
             "p.relationship, p.redacted, e.subject, e.record FROM person p "
             "LEFT JOIN entry e ON e.seq = p.current_seq ORDER BY p.id"
@@ -811,7 +917,7 @@ def _check_projections(raw: Any, report: Report) -> None:
 
     # evidence files
     rows = iter(
-        raw.execute(
+        raw.stream(
             "SELECT a.id, a.created_seq, a.current_seq, a.incident_id, a.sha256, a.size, "
             "a.media_type, a.original_name, a.redacted, e.subject, e.record FROM attachment a "
             "LEFT JOIN entry e ON e.seq = a.current_seq ORDER BY a.id"
@@ -845,7 +951,7 @@ def _check_projections(raw: Any, report: Report) -> None:
             mismatch("attachment", aid, last, "its name, type, size or fingerprint")
 
 
-def _check_timestamps(raw: Any, report: Report, roots: list[x509.Certificate] | None) -> None:
+def _check_timestamps(raw: _Reads, report: Report, roots: list[x509.Certificate] | None) -> None:
     for tid, size, url, nonce, status, response, tsa_root, note in raw.execute(
         "SELECT t.id, t.checkpoint_size, t.url, t.nonce, t.status, t.response, t.tsa_root, "
         "c.note FROM timestamp t LEFT JOIN checkpoint c ON c.size = t.checkpoint_size "

@@ -18,8 +18,20 @@ from sqlalchemy import Connection
 from docket.errors import RecordNotFound, RecordRedacted
 from docket.ledger import log
 from docket.model.entry import Entry
+from docket.store.base import dialect
 
 KINDS = ("order", "checklist", "witness", "indicators", "phone_check")
+
+_BY_KIND = (
+    "SELECT seq, type, subject, recorded_at, record, redacted_by FROM entry "
+    "WHERE subject >= ? AND subject < ? ORDER BY seq"
+)
+# PostgreSQL compares text by the database's collation, which in most locales passes over
+# the '/' at first; the range must be compared byte by byte, as SQLite does.
+_BY_KIND_PG = (
+    "SELECT seq, type, subject, recorded_at, record, redacted_by FROM entry "
+    'WHERE subject COLLATE "C" >= ? AND subject COLLATE "C" < ? ORDER BY seq'
+)
 
 
 @dataclass(frozen=True)
@@ -39,13 +51,8 @@ def _rows(conn: Connection, kind: str, record_id: int | None = None) -> list[Any
     raw = log.raw_connection(conn)
     if record_id is None:
         # the subject range ("order/" up to "order0") is an index range scan
-        return list(
-            raw.execute(
-                "SELECT seq, type, subject, recorded_at, record, redacted_by FROM entry "
-                "WHERE subject >= ? AND subject < ? ORDER BY seq",
-                (f"{kind}/", f"{kind}0"),
-            )
-        )
+        sql = _BY_KIND_PG if dialect(conn) == "postgresql" else _BY_KIND
+        return list(raw.execute(sql, (f"{kind}/", f"{kind}0")))
     return list(
         raw.execute(
             "SELECT seq, type, subject, recorded_at, record, redacted_by FROM entry "

@@ -648,7 +648,7 @@ def incident_span(conn: Connection) -> tuple[str | None, str | None, dict[str, i
             select(incident.c.category, func.count().label("n"))
             .where(live)
             .group_by(incident.c.category)
-            .order_by(func.count().desc())
+            .order_by(func.count().desc(), incident.c.category)  # ties alike on both stores
         )
     }
     return first, latest, by_cat

@@ -12,6 +12,7 @@ from typing import Any
 from docket.errors import RecordNotFound
 from docket.importers.base import locator
 from docket.ledger import log
+from docket.store.base import dialect
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,12 @@ def context(conn: Any, message_id: int, around: int = 5) -> list[MessageView]:
     the same conversation, where the export names one), in order."""
     m = message(conn, message_id)
     raw = log.raw_connection(conn)
-    # "+" keeps SQLite on the (time, id) index, reading outwards from the message, rather than
-    # sorting the whole export's messages
-    where = "+m.source_id = ? AND " + ("+m.thread = ?" if m.thread is not None else "1")
+    if dialect(conn) == "sqlite":
+        # "+" keeps SQLite on the (time, id) index, reading outwards from the message, rather
+        # than sorting the whole export's messages
+        where = "+m.source_id = ? AND " + ("+m.thread = ?" if m.thread is not None else "1")
+    else:
+        where = "m.source_id = ?" + (" AND m.thread = ?" if m.thread is not None else "")
     args: list[Any] = [m.source_id] + ([m.thread] if m.thread is not None else [])
     when = m.sent_at or ""
     before = raw.execute(

@@ -25,6 +25,7 @@ from docket.cli import (
     render,
     report_cmds,
     safety_cmds,
+    server_cmds,
     sheet_cmds,
     web_cmds,
     witness_cmds,
@@ -106,6 +107,7 @@ for module in (
     sheet_cmds,
     web_cmds,
     witness_cmds,
+    server_cmds,
 ):
     module.register(cli)
 report_cmds.register_export(cli)

@@ -49,8 +49,10 @@ __all__ = [
     "Lexicon",
     "Match",
     "available",
+    "folds",
     "load",
     "parse",
+    "words",
 ]
 
 FLAG_CODES: tuple[str, ...] = ("threat", "whereabouts", "sexual", "self_harm", "weapon")
@@ -204,6 +206,20 @@ def _tokenize(text: str) -> list[_Token]:
         if word:
             tokens.append(_Token(word, start, len(text)))
     return tokens
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as the diary's FTS5 index finds them, folded (lower case, accents
+    removed), in order."""
+    return [t.folded for t in _tokenize(text)]
+
+
+def folds(chars: Iterable[str]) -> dict[str, str | None]:
+    """How FTS5 treats each character: None for a separator, else its folded text (empty for
+    a mark it drops, as it drops accents)."""
+    chars = list(chars)
+    _CHARS.learn(chars)
+    return {ch: _CHARS.get(ch) for ch in chars}
 
 
 def _fold(text: str) -> str:
@@ -605,7 +621,32 @@ class _Planner:
         self._shares: dict[_Keys, float] = {}
         self._options = [self._options_for(p) for p in patterns]
 
-    def query(self) -> str:
+    def queries(self) -> tuple[str, str]:
+        """The query, written for FTS5 (a MATCH expression) and for PostgreSQL (a tsquery)."""
+        parts = self._parts()
+        fts = " OR ".join(
+            self._fts(p)
+            if isinstance(p, _Word)
+            # AND binds more tightly than OR in FTS5: "x OR (a OR b) AND c OR y"
+            else f"{self._fts_any(p[0])} AND {self._fts_any(p[1])}"
+            for p in parts
+        )
+        # A word that starts with a word start asked for alone adds nothing, nor does a pair
+        # with such a side.
+        alone = _reduced(p for p in parts if isinstance(p, _Word))
+        stems = tuple(w.folded for w in alone if w.prefix)
+        ts = [_ts(w) for w in alone]
+        for p in parts:
+            if isinstance(p, _Word):
+                continue
+            sides = [_reduced(side) for side in p]
+            if not any(all(w.folded.startswith(stems) for w in side) for side in sides):
+                ts.append(f"{_ts_any(sides[0])} & {_ts_any(sides[1])}")
+        return fts, " | ".join(ts)
+
+    def _parts(self) -> list[_Word | tuple[list[_Word], list[_Word]]]:
+        """What to ask the index for: the OR of these words, and of these pairs of word lists
+        (a word of the first list AND one of the second)."""
         chosen = self._choose()
         alone: set[str] = set()
         for option in chosen:
@@ -622,11 +663,10 @@ class _Planner:
             for a, b in option.both
             if not (found(a) or found(b))
         ]
-        parts = [self._fts(short[k]) for k in sorted(short)]
+        parts: list[_Word | tuple[list[_Word], list[_Word]]] = [short[k] for k in sorted(short)]
         for a, b in _joined(groups):
-            # AND binds more tightly than OR in FTS5: "x OR (a OR b) AND c OR y"
-            parts.append(f"{self._fts_any(a)} AND {self._fts_any(b)}")
-        return " OR ".join(parts)
+            parts.append((self._any(a), self._any(b)))
+        return parts
 
     # -- options and their cost
 
@@ -740,11 +780,15 @@ class _Planner:
                 out.update((k, self._words[k]) for k in family)
         return out
 
-    def _fts_any(self, keys: Iterable[str]) -> str:
-        """Any of ``keys``: one word bare, several in brackets."""
+    def _any(self, keys: Iterable[str]) -> list[_Word]:
+        """The words to ask for any of ``keys``."""
         short = self._shorten(keys)
-        words = " OR ".join(self._fts(short[k]) for k in sorted(short))
-        return words if len(short) == 1 else f"({words})"
+        return [short[k] for k in sorted(short)]
+
+    def _fts_any(self, words: list[_Word]) -> str:
+        """Any of ``words``: one word bare, several in brackets."""
+        joined = " OR ".join(self._fts(w) for w in words)
+        return joined if len(words) == 1 else f"({joined})"
 
     @staticmethod
     def _fts(word: _Word) -> str:
@@ -758,6 +802,34 @@ class _Planner:
 
 _FTS_BAREWORD = re.compile(r"[a-z0-9]+")
 _FTS_KEYWORDS = {"and", "or", "not", "near"}
+
+
+def _ts(word: _Word) -> str:
+    """One word for a PostgreSQL tsquery: its folded form, and ``:*`` for a word start."""
+    text = "'" + word.folded.replace("\\", "\\\\").replace("'", "''") + "'"
+    return text + (":*" if word.prefix else "")
+
+
+def _ts_any(words: list[_Word]) -> str:
+    joined = " | ".join(_ts(w) for w in words)
+    return joined if len(words) == 1 else f"( {joined} )"
+
+
+def _reduced(words: Iterable[_Word]) -> list[_Word]:
+    """The words less those another of them stands for (a word, or a word start, that starts
+    with a word start among them), in order of their folded form."""
+    unique = {(w.folded, w.prefix): w for w in words}
+    stems: list[str] = []
+    for folded, _ in sorted((k for k in unique if k[1]), key=lambda k: (len(k[0]), k[0])):
+        if not folded.startswith(tuple(stems)):
+            stems.append(folded)
+    covered = tuple(stems)
+    kept = [
+        w
+        for (folded, prefix), w in unique.items()
+        if (prefix and folded in stems) or (not prefix and not folded.startswith(covered))
+    ]
+    return sorted(kept, key=lambda w: (w.folded, w.prefix))
 
 
 def _folded(key: str) -> str:
@@ -908,6 +980,7 @@ class Lexicon:
     name: str = ""
     _flags: tuple[_Flag, ...] = field(default=(), repr=False, compare=False)
     _fts: str = field(default="", repr=False, compare=False)
+    _tsquery: str = field(default="", repr=False, compare=False)
     # word (or "stem*") -> the rules, and the exclusions, whose anchor has it
     _index: dict[str, tuple[tuple[_Entry, ...], tuple[_Entry, ...]]] = field(
         default_factory=dict, repr=False, compare=False
@@ -1055,6 +1128,14 @@ class Lexicon:
         (and some it will not): ask the index with it, then scan only what it returns. It is
         the OR of every rule's anchor words (see the module's description)."""
         return self._fts
+
+    def tsquery(self) -> str:
+        """The same query for PostgreSQL's full-text search: a tsquery (``'kill':* | …``) that
+        finds, among the texts PostgreSQL's parser reads as FTS5 does, every one that
+        :meth:`fts_query` finds (and some more: every word is asked for as the start of a
+        word). Texts the parser may read differently are for the caller to add (see
+        :func:`docket.search.differs`)."""
+        return self._tsquery
 
     def labels(self) -> dict[str, str]:
         """Flag code -> plain label, for the flags this language has rules for."""
@@ -1307,13 +1388,14 @@ def parse(language: str, data: dict[str, Any], *, version: str | None = None) ->
         for rule in flag.rules:
             for pattern in rule.unless:
                 keys.update(*(n.keys for n in pattern.needs))
-    fts = _Planner([rule.pattern for flag in flags for rule in flag.rules], rarity).query()
+    fts, tsquery = _Planner([rule.pattern for flag in flags for rule in flag.rules], rarity).queries()
     return Lexicon(
         language=language,
         version=version,
         name=name,
         _flags=tuple(flags),
         _fts=fts,
+        _tsquery=tsquery,
         _index={k: (tuple(v[0]), tuple(v[1])) for k, v in index.items()},
         _keys=frozenset(keys),
         _heads=frozenset(_folded(k)[:MIN_PREFIX] for k in keys),

@@ -177,6 +177,12 @@ def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
     return None if row is None else _stored(row)
 
 
+def checkpoint_at(conn: Connection, size: int) -> StoredCheckpoint | None:
+    """The checkpoint signed when the log had ``size`` entries, if one was."""
+    row = conn.execute(select(checkpoint).where(checkpoint.c.size == size)).first()
+    return None if row is None else _stored(row)
+
+
 def checkpoints(conn: Connection) -> list[StoredCheckpoint]:
     return [_stored(r) for r in conn.execute(select(checkpoint).order_by(checkpoint.c.size))]
 

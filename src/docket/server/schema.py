@@ -1,7 +1,7 @@
 """The server's own tables (schema ``docket``), as SQLAlchemy Core objects mirroring the
-newest server migration: accounts, their sessions and login attempts, cases and who may open
-them, and the append-only audit log. Each case's diary tables live in a schema of their own
-(:mod:`docket.store.postgres`), never here.
+newest server migration: accounts, their sessions, login attempts and lockouts, cases and who
+may open them, and the append-only audit log. Each case's diary tables live in a schema of
+their own (:mod:`docket.store.postgres`), never here.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ account = Table(
     Column("role", Text, nullable=False),  # one of ROLES
     Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
     Column("totp_secret", Text, nullable=True),  # sealed under the server key
+    Column("totp_pending", Text, nullable=True),  # sealed; enabled by its first code
     Column("totp_enabled", Boolean, nullable=False, default=False),
     Column("totp_last_step", BigInteger, nullable=True),  # a code is accepted once only
     Column("disabled", Boolean, nullable=False, default=False),
@@ -41,6 +42,7 @@ account = Table(
     Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("password_changed_at", DateTime(timezone=True), nullable=False),
+    Column("last_failed_at", DateTime(timezone=True), nullable=True),
 )
 
 login_attempt = Table(
@@ -51,6 +53,17 @@ login_attempt = Table(
     Column("address", Text, nullable=False),  # client address as the server saw it
     Column("at", DateTime(timezone=True), nullable=False),
     Column("ok", Boolean, nullable=False),
+)
+
+# The lockout bookkeeping of usernames that have no account, kept exactly as for accounts so
+# that locking out tells nobody whether an account exists.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("last_failed_at", DateTime(timezone=True), nullable=False),
 )
 
 web_session = Table(

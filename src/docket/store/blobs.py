@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from docket.store import base
 from docket.store.schema import blob, blob_chunk, chunk
 
 CHUNK_SIZE = 1024 * 1024
+INSERT_CHUNK = "INSERT INTO chunk (sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,13 @@ def _put(
     head = b""
     chunk_hashes: list[bytes] = []
     size = 0
-    insert_chunk = sqlite_insert(chunk).on_conflict_do_nothing(index_elements=["sha256"])
+    raw = base.raw(conn)
     for data in pieces:
         if not head:
             head = data[:4096]
         whole.update(data)
         digest = hashlib.sha256(data).digest()
-        conn.execute(insert_chunk, {"sha256": digest, "data": data})
+        raw.execute(INSERT_CHUNK, (digest, data))
         chunk_hashes.append(digest)
         size += len(data)
         if progress is not None:
@@ -117,8 +118,7 @@ class BlobReader(io.RawIOBase):
     is held at a time and each chunk's hash is checked when it is read."""
 
     def __init__(self, conn: Connection, sha256: bytes) -> None:
-        raw: Any = conn.connection.driver_connection
-        self._raw = raw
+        self._raw: Any = base.raw(conn)
         self._sha = sha256
         rows = self._raw.execute(
             "SELECT bc.chunk_sha256, length(c.data) FROM blob_chunk bc "

@@ -25,6 +25,9 @@ from docket.errors import (
     DiaryNotFound,
     DocketError,
     JurisdictionError,
+    LoginFailed,
+    NotAllowed,
+    NotSupportedHere,
     PassphraseRejected,
     RecordNotFound,
     WrongPassphrase,
@@ -61,7 +64,15 @@ def web(request: Request) -> WebState:
 
 
 def session(request: Request) -> WebState:
-    """The state, after checking that this browser holds the unlocked diary."""
+    """The state, after checking that this browser holds the unlocked diary.
+
+    On a server (``docket server serve``) the answer is instead the signed-in account's view
+    of the case it has open, after checking the login and the account's access to the case
+    (see ``docket.server.webapp``); the diary pages are the same."""
+    server = getattr(request.app.state, "server", None)
+    if server is not None:
+        case_state: WebState = server.case_session(request)
+        return case_state
     state = web(request)
     state.lock_if_idle()
     if not state.unlocked or not state.valid(request.cookies.get(security.SESSION_COOKIE)):
@@ -72,6 +83,10 @@ def session(request: Request) -> WebState:
 
 
 def jurisdiction_of(request: Request) -> Jurisdiction:
+    server = getattr(request.app.state, "server", None)
+    if server is not None:
+        found: Jurisdiction = server.jurisdiction_for(request)
+        return found
     state = web(request)
     j: Jurisdiction | None = getattr(request.app.state, "jurisdiction", None)
     return j or load_jurisdiction(state.settings.jurisdiction)
@@ -93,8 +108,11 @@ def render(
         "helpline": j.helplines[0] if j.helplines else None,
         "version": __version__,
         "path": request.url.path,
-        **(context or {}),
     }
+    server = getattr(request.app.state, "server", None)
+    if server is not None:
+        ctx.update(server.page_context(request))
+    ctx.update(context or {})
     return HTMLResponse(env.get_template(name).render(ctx), status_code=status)
 
 
@@ -125,7 +143,14 @@ def download(data: bytes, name: str, media_type: str) -> Response:
     )
 
 
-STATUS = {RecordNotFound: 404, DiaryBusy: 503, WrongPassphrase: 403}
+STATUS = {
+    RecordNotFound: 404,
+    DiaryBusy: 503,
+    WrongPassphrase: 403,
+    NotAllowed: 403,
+    LoginFailed: 401,
+    NotSupportedHere: 400,
+}
 
 
 def error_page(request: Request, exc: DocketError) -> HTMLResponse:

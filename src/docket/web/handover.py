@@ -140,7 +140,7 @@ async def export_bundle(request: Request) -> Response:
     state = session(request)
     fields = await form(request)
     values = {k: v for k, v in dict(fields).items() if k not in ("passphrase", "again", "csrf")}
-    folder = Path(tempfile.mkdtemp(prefix=".docket-export-", dir=state.settings.diary.parent))
+    folder = Path(tempfile.mkdtemp(prefix=".docket-export-", dir=state.scratch_dir()))
     out = folder / "evidence.bundle"
     try:
         with state.diary(wait=30) as diary:

@@ -71,9 +71,20 @@ def new_token() -> str:
 class Guard:
     """See the module docstring. ``allowed_hosts`` are the Host header values accepted."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Callable[[], set[str]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Callable[[], set[str]],
+        *,
+        scheme: str = "http",
+        secure_cookies: bool = False,
+    ) -> None:
+        """``scheme`` is the one browsers see (https behind a TLS proxy), for the Origin
+        check; ``secure_cookies`` marks cookies Secure (only sent over HTTPS)."""
         self.app = app
         self.allowed_hosts = allowed_hosts
+        self.scheme = scheme
+        self.cookie_flags = "; Secure" if secure_cookies else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +104,7 @@ class Guard:
         if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             origin = header(scope, b"origin")
             if origin is not None and origin.lower() not in {
-                f"http://{h}" for h in self.allowed_hosts()
+                f"{self.scheme}://{h}" for h in self.allowed_hosts()
             }:
                 await _plain(send, 403, "This form came from another site and was refused.")
                 return
@@ -127,7 +138,10 @@ class Guard:
                     headers.append(
                         (
                             b"set-cookie",
-                            f"{CSRF_COOKIE}={fresh}; Path=/; HttpOnly; SameSite=Strict".encode(),
+                            (
+                                f"{CSRF_COOKIE}={fresh}; Path=/; HttpOnly; "
+                                f"SameSite=Strict{self.cookie_flags}"
+                            ).encode(),
                         )
                     )
                 message["headers"] = headers

@@ -74,6 +74,11 @@ class WebState:
         self.jobs: dict[str, ImportJob] = {}
         self._held: dict[str, Held] = {}  # files made for the person to save, e.g. photo copies
 
+    def scratch_dir(self) -> Path:
+        """Where an encrypted file made for download is written before it is sent (beside
+        the diary, so it never lands in a shared temporary folder)."""
+        return self.settings.diary.parent
+
     # --- the session -------------------------------------------------------------------
 
     def start_session(self, diary: Diary) -> str:
