@@ -203,7 +203,7 @@ def main() -> None:
         config.write_text(
             f'database_url = "{url}"\nserver_key = "{base64.b64encode(key).decode()}"\n'
             f'port = {port}\nwork_dir = "{work}"\n'
-            f"lockout_attempts = 1000\naddress_attempts_per_minute = 100000\n"
+            f"address_attempts_per_minute = 100000\n"
         )
         config.chmod(0o600)
         env = {**os.environ, "DOCKET_SERVER_CONFIG": str(config)}

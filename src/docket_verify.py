@@ -1189,7 +1189,7 @@ def check_timestamp(
         with warnings.catch_warnings():
             warnings.simplefilter("error", CryptographyDeprecationWarning)
             return _check_certificates(token, roots)
-    except (ValueError, CryptographyDeprecationWarning):
+    except (ValueError, x509.InvalidVersion, CryptographyDeprecationWarning):
         raise VerifyError("a certificate in the timestamp cannot be read") from None
 
 

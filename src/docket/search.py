@@ -184,6 +184,7 @@ def tsquery_term(folded: str) -> str:
 _ASCII_DIFFERS = (
     "[/~@]",
     "[<&][^[:space:]]",
+    "[-+][0-9]",
     "[A-Za-z0-9][._-]*[.][._-]*[A-Za-z0-9_]",
     "[0-9][eE][-+]?[0-9]",
     "[^[:space:]]{255}",

@@ -47,6 +47,36 @@ from docket.web.state import HELD_BYTES, HELD_FILES, Held, ImportJob, WebSetting
 
 LOGIN = "/login"
 
+# What each access-record action means, in plain words (the codes stay in the database).
+AUDIT_LABELS = {
+    "case.read": "Read",
+    "case.write": "Added or changed something",
+    "case.open": "Opened the case",
+    "case.denied": "Was refused the case",
+    "case.add": "Created the case",
+    "case.close": "Closed the case",
+    "case.grant": "Gave someone access",
+    "case.revoke": "Removed someone's access",
+    "case.import": "Brought in a diary file",
+    "case.export": "Wrote the case out to a diary file",
+    "case.access.read": "Looked at who has access",
+    "denied": "Was refused a page",
+    "login.ok": "Signed in",
+    "login.failed": "Failed to sign in",
+    "login.locked": "Was locked out after failed sign-ins",
+    "login.rate_limited": "Too many sign-in attempts",
+    "logout": "Signed out",
+    "account.add": "Added an account",
+    "account.disable": "Disabled an account",
+    "account.enable": "Enabled an account",
+    "account.unlock": "Unlocked an account",
+    "account.password": "Changed a password",
+    "account.totp_start": "Started setting up two-step sign-in",
+    "account.totp_on": "Turned on two-step sign-in",
+    "account.totp_off": "Turned off two-step sign-in",
+    "server.init": "Set up the server",
+}
+
 
 class NeedCase(Exception):
     """Signed in, but no case is open: the app sends the browser to the case list."""
@@ -214,6 +244,7 @@ class ServerWeb:
             "account": signed.account if signed else None,
             "unlocked": signed is not None and signed.case_id is not None,
             "case_title": case_title,
+            "audit_labels": AUDIT_LABELS,
         }
 
     # --- the audit log ---------------------------------------------------------------------------

@@ -86,7 +86,8 @@ class PgRaw:
         return done
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(sql), tuple(params) if params else None)
+        # always with a parameter tuple (even empty), so psycopg reads %% back as one %
+        return self._conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Any) -> Any:
         cur = self._conn.cursor()
