@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine
 
 from docket.model import forms
 from docket.model.records import PersonData
@@ -314,7 +314,7 @@ def test_docket_server_serve_end_to_end(
     run_cli(["server", "init", "--database", pg_url], env, check=True)
     run_cli(["server", "user", "add", "boss", "--role", "admin"], env, check=True)
     run_cli(["server", "case", "add", "--title", "Ref Z-9"], env, check=True)
-    refused = run_cli(["server", "serve", "--host", "0.0.0.0"], env)
+    refused = run_cli(["server", "serve", "--host", "0.0.0.0"], env)  # noqa: S104 - refused
     assert refused.returncode == 2 and "reverse proxy" in refused.stderr
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -349,6 +349,6 @@ def test_docket_server_serve_end_to_end(
             assert client.get("/verify").status_code == 200
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode in (0, -15), err
     assert "Traceback" not in err

@@ -29,8 +29,9 @@ from sqlalchemy import Engine
 from sqlcipher3 import dbapi2
 
 from docket import flags, search
+from docket.analysis import Period
 from docket.api import Diary
-from docket.errors import ImportFailed, ImportFormatError, UnknownFormat
+from docket.errors import ImportFailed, ImportFormatError, ImportTooLarge, UnknownFormat
 from docket.importers.base import Item, Party
 from docket.model.identifiers import Identifier
 from docket.model.records import IncidentData, Occurrence, PersonData, Place
@@ -183,9 +184,7 @@ def test_reimporting_adds_nothing(any_diary: Diary, tmp_path: Path) -> None:
     assert counts(d) == before
 
 
-def test_a_later_overlapping_export_adds_only_what_is_new(
-    any_diary: Diary, tmp_path: Path
-) -> None:
+def test_a_later_overlapping_export_adds_only_what_is_new(any_diary: Diary, tmp_path: Path) -> None:
     """Several batches and COPYs (or INSERT chunks) of every size, then a later export that
     overlaps the first by 1,200 messages."""
     d = any_diary
@@ -223,9 +222,9 @@ def test_items_are_stored_as_given(any_diary: Diary, tmp_path: Path) -> None:
     number = itertools.count()
 
     def has_nul(item: Item) -> bool:
-        parties = [item.sender, *item.recipients]
-        texts = [item.local_time, item.body, item.thread, *(p.raw for p in parties if p)]
-        return any("\x00" in t for t in texts if t)
+        """In a text column (recipients and raw fields are JSON, where it is written \u0000)."""
+        sender = item.sender.raw if item.sender else None
+        return any("\x00" in t for t in (item.local_time, item.body, item.thread, sender) if t)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(items, min_size=1, max_size=10))
@@ -274,6 +273,59 @@ def test_a_nul_in_a_message_fails_cleanly_on_a_server(any_diary: Diary, tmp_path
     assert "before" not in str(err.value.as_dict())  # never the content itself
     assert counts(d) == before
     assert d.verify().ok
+
+
+def test_a_message_too_long_for_the_servers_index_fails_cleanly(
+    any_diary: Diary, tmp_path: Path
+) -> None:
+    """PostgreSQL's full-text index holds at most a megabyte of words for one text: on a
+    server such a message fails the import with a clear error, on a file it is kept."""
+    d = any_diary
+    words = " ".join(f"w{i:09d}" for i in range(100_000))  # 100,000 different words
+    item = Item(
+        kind="message",
+        channel="email",
+        direction="incoming",
+        sender=Party("someone@example.com", "email"),
+        sent_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+        local_time="1 Mar 2026 09:00",
+        body=words,
+        offset=1234,
+    )
+    before = counts(d)
+    if not is_case(d):
+        assert import_items(d, tmp_path, [item], "long").added == 1
+        return
+    with pytest.raises(ImportTooLarge) as err:
+        import_items(d, tmp_path, [item], "long")
+    assert err.value.location is not None and err.value.location.offset == 1234
+    assert counts(d) == before
+
+
+def test_messages_without_a_time_are_listed_alike(
+    pair: tuple[Diary, Diary], tmp_path: Path
+) -> None:
+    """SQLite lists a NULL first when sorting up and last when sorting down; so does a case."""
+    timed = [
+        Item(
+            kind="message",
+            channel="sms",
+            direction="incoming",
+            sender=Party("+447700900123", "phone"),
+            sent_at=None if i % 3 == 0 else datetime(2026, 3, 1 + i, 9, 0, tzinfo=UTC),
+            local_time=f"day {i}",
+            body=f"message {i}",
+        )
+        for i in range(9)
+    ]
+    for d in pair:
+        import_items(d, tmp_path, timed, "untimed")
+    file, case = pair
+    for newest_first in (False, True):
+        listed = [m.as_json() for m in file.messages(newest_first=newest_first)]
+        assert listed == [m.as_json() for m in case.messages(newest_first=newest_first)]
+        assert (listed[0]["sent_at"] is None) != newest_first
+    assert pages(file, TimelineFilter(limit=4)) == pages(case, TimelineFilter(limit=4))
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
@@ -454,7 +506,9 @@ def test_search_after_incidents_change(any_diary: Diary) -> None:
     from docket.model import forms
 
     d = any_diary
-    v = d.add_incident(forms.IncidentInput(occurred="2026-03-01 19:00", category="CON", description="A bicycle"))
+    v = d.add_incident(
+        forms.IncidentInput(occurred="2026-03-01 19:00", category="CON", description="A bicycle")
+    )
     assert [h.id for h, _ in d.search("bicycle").incidents] == [v.id]
     d.edit_incident(v.id, forms.IncidentInput(description="A scooter"), "It was a scooter")
     assert d.search("bicycle").incidents == [] and len(d.search("scoot").incidents) == 1
@@ -512,10 +566,14 @@ def test_timeline_pages_and_filters_are_the_same(
 
 
 def test_the_analysis_is_the_same(built: tuple[Diary, Diary, dict[str, int]]) -> None:
-    file, case, ids = built
+    file, case, _ = built
     for as_of in (date(2026, 6, 30), date(2026, 3, 15)):
         a = file.analyse(as_of=as_of).as_json()
         assert a == case.analyse(as_of=as_of).as_json()
+    march = Period("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z")
+    in_march = file.analyse(as_of=date(2026, 6, 30), period=march)
+    assert in_march.as_json() == case.analyse(as_of=date(2026, 6, 30), period=march).as_json()
+    assert 0 < len(in_march.flag_hits) < len(file.analyse(as_of=date(2026, 6, 30)).flag_hits)
     a = file.analyse(as_of=date(2026, 6, 30))
     flagged = {h.words for h in a.flag_hits if h.kind == "message"}
     # words PostgreSQL's parser keeps joined ("kill.you", "watching/you"), leaves out (in
@@ -540,7 +598,7 @@ def test_the_analysis_is_the_same(built: tuple[Diary, Diary, dict[str, int]]) ->
 _ASCII = string.ascii_letters + string.digits + string.punctuation + " \t\n\r\x0b\x0c\x01\x1f\x7f"
 _BEYOND = (
     "\u00a0\u202f\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u2022\U0001f480\U0001f52a"
-    "\u2764\ufe0f\ufe0e\u20e3\u200b\u200d\u200e\u00b7\u00bd\u00b2\U0001f130"
+    "\u2764\ufe0f\ufe0e\u20e3\u200b\u200d\u200e\u00b7\u00bd\u00b2\U0001f130\u00aa\u00ba"
     "éÉıİßøæﬁǅＡａΩ\u0301\u0308\u2066"
 )
 _PIECES = [
@@ -558,20 +616,31 @@ _SHORT = st.lists(
 # and texts like everyday messages, which ``differs`` mostly lets through
 _QUIET = st.lists(
     st.sampled_from(list(string.ascii_letters + string.digits + " .,!?'\"()-:;\n"))
-    | st.sampled_from(list("\u00a0\u202f\u2019\u201c\u2014\u2026\U0001f480\u2764\ufe0f\u200d")),
+    | st.sampled_from(list("\u00a0\u202f\u2019\u201c\u2014\u2026\U0001f480\u2764\ufe0f\u200d"))
+    | st.sampled_from(list("éèàçñüöäôîÉÀÇ\u0301\u0308ÿĳœŀ")),
     min_size=3,
     max_size=40,
 ).map("".join)
 texts = _SHORT | _QUIET | st.tuples(_SHORT, _LONG, _SHORT).map("".join)
 
 
+def _differs(conn: Any, column: str) -> str:
+    """``search.differs`` as plain SQL, for tests' own queries."""
+    sql, args = search.differs(conn, column)
+    parts = sql.split("?")
+    assert len(parts) == len(args) + 1
+    literals = ["'" + arg.replace("'", "''") + "'" for arg in args]
+    joined = parts[0] + "".join(v + p for v, p in zip(literals, parts[1:], strict=True))
+    return joined.replace("%", "%%")
+
+
 def _words_and_flags(engine: Engine, batch: list[str]) -> list[tuple[str, bool, set[str]]]:
     with engine.connect() as conn:
-        pattern = search.differs(conn)
         rows = conn.exec_driver_sql(
-            "SELECT t, t ~ %(p)s, tsvector_to_array(to_tsvector("
-            "'public.docket_text'::regconfig, t)) FROM unnest(%(t)s::text[]) AS t",
-            {"p": pattern, "t": batch},
+            f"SELECT t, {_differs(conn, 't')}, tsvector_to_array(to_tsvector("
+            "'public.docket_text'::regconfig, t)) FROM unnest(%(t)s::text[]) "
+            "WITH ORDINALITY AS u(t, n) ORDER BY n",
+            {"t": batch},
         ).fetchall()
     return [(r[0], bool(r[1]), set(r[2])) for r in rows]
 
@@ -600,7 +669,9 @@ def test_differs_lets_everyday_messages_through(pg_engine: Engine) -> None:
         "don’t ignore me 😡😡",
         "Are you home yet?? Answer me!!!",
     ]
-    other = ["bob@example.com", "café", "he/she", "<b>hi</b>", "1.5", "-5", "x" * 300]
+    everyday += ["À demain, ça va très bien", "Ich möchte dich sehen, Müller"]
+    other = ["bob@example.com", "straße", "he/she", "<b>hi</b>", "1.5", "-5", "x" * 3000]
+    other += ["café2", "næste gang", "x\ufe0f"]
     rows = _words_and_flags(pg_engine, everyday + other)
     assert [r[1] for r in rows] == [False] * len(everyday) + [True] * len(other)
 
@@ -637,11 +708,11 @@ def test_the_lexicon_tsquery_finds_what_fts5_finds(pg_engine: Engine) -> None:
     def check(batch: list[str]) -> None:
         fts5 = _fts5_matches(lexicon.fts_query(), batch)
         with pg_engine.connect() as conn:
-            pattern = search.differs(conn)
             rows = conn.exec_driver_sql(
-                "SELECT t ~ %(p)s, to_tsvector('public.docket_text'::regconfig, t) @@ "
-                "CAST(%(q)s AS tsquery) FROM unnest(%(t)s::text[]) AS t",
-                {"p": pattern, "q": lexicon.tsquery(), "t": batch},
+                f"SELECT {_differs(conn, 't')}, to_tsvector('public.docket_text'::regconfig, t) "
+                "@@ CAST(%(q)s AS tsquery) FROM unnest(%(t)s::text[]) WITH ORDINALITY AS u(t, n) "
+                "ORDER BY n",
+                {"q": lexicon.tsquery(), "t": batch},
             ).fetchall()
         for i, (differs, offered) in enumerate(rows):
             if lexicon.scan(batch[i]):

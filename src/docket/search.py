@@ -174,29 +174,34 @@ def tsquery_term(folded: str) -> str:
     return "'" + folded.replace("\\", "\\\\").replace("'", "''") + "':*"
 
 
-# Where PostgreSQL's parser reads ASCII text differently from FTS5 (each found with a fuzzer
-# over random text and checked by the tests): "/", "~" and "@" make file paths, web and e-mail
-# addresses; "<" and "&" start tags and entities, which are left out; a sign makes a digit
-# part of a number ("-5"); a point between letters or digits makes a host name, version or
-# decimal ("docket.org", "1.5"), as does an exponent ("1e5"); and a word of more than 2,047
-# bytes is left out whole. Any character beyond ASCII that is not on the list below is taken
-# as read differently too.
-_ASCII_DIFFERS = (
+# Where PostgreSQL's parser reads text differently from FTS5, found with a fuzzer over random
+# text and checked by the tests (``{w}`` stands for a letter or digit): "/", "~" and "@" make
+# file paths, web and e-mail addresses; "<" and "&" start tags and entities, which are left
+# out; a sign makes a digit part of a number ("-5"); a point after a letter or digit, before
+# another or "_", makes a host name, file name, version or decimal ("docket.org", "1.5"), as
+# does an exponent ("1e5"); and a word of letters beyond ASCII with digits ("café2") is kept
+# without its accents removed. Every character beyond ASCII that is not shown, by asking both
+# FTS5 and the database, to be read alike is taken as read differently too.
+_RULES = (
     "[/~@]",
     "[<&][^[:space:]]",
     "[-+][0-9]",
-    "[A-Za-z0-9][._-]*[.][._-]*[A-Za-z0-9_]",
+    "[{w}][._-]*[.][._-]*[{w}_]",
     "[0-9][eE][-+]?[0-9]",
-    "[^[:space:]]{255}",
 )
+# ... and a word of more than 2,047 bytes is left out whole: a text that long is looked at
+# for a run of 255 characters without a space (a longer pattern is costly to run on every
+# message, and PostgreSQL's patterns count to 255 at most)
+_LONG_RUN = "[^[:space:]]{255}"
+_LONG_TEXT = 2047
 
 # Characters beyond ASCII that are common in messages and that both FTS5 and PostgreSQL (in
 # most locales) take as separators: spaces, punctuation, currency, arrows, symbols, emoji.
-# Each is checked against FTS5 and against the database (see ``_separators``) before it is
-# trusted. All were assigned in Unicode long before the SQLite and PostgreSQL versions
-# Docket runs on, so every version classifies them alike.
+# Each is checked against FTS5 and against the database (see ``_probe``) before it is
+# trusted. All were assigned in Unicode long before the SQLite and PostgreSQL versions Docket
+# runs on, so every version classifies them alike.
 _SEPARATOR_RANGES: tuple[tuple[int, int], ...] = (
-    (0x00A0, 0x00BF),  # Latin-1 spaces, punctuation and symbols (the letters are dropped)
+    (0x00A0, 0x00BF),  # Latin-1 spaces, punctuation and symbols
     (0x00D7, 0x00D7),
     (0x00F7, 0x00F7),
     (0x2000, 0x2064),  # general punctuation: spaces, dashes, quotes, bullets, ellipsis
@@ -205,73 +210,102 @@ _SEPARATOR_RANGES: tuple[tuple[int, int], ...] = (
     (0x2500, 0x27BF),  # box drawing, shapes, miscellaneous symbols, dingbats
     (0x2900, 0x2BFF),  # more arrows and symbols
     (0x3000, 0x3003),  # ideographic space and punctuation
-    (0xFE0E, 0xFE0F),  # variation selectors (FTS5 drops them, like accents)
+    (0xFE0E, 0xFE0F),  # variation selectors
     (0x1F000, 0x1F2FF),  # game symbols, enclosed characters
     (0x1F300, 0x1F6FF),  # emoji
     (0x1F900, 0x1F9FF),  # more emoji
     (0x1FA70, 0x1FAFF),
 )
+# Letters with accents (and the accents themselves) that both fold alike in most locales:
+# "é" is "e" to both. Checked the same way.
+_LETTER_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00C0, 0x00D6),  # Latin-1 letters
+    (0x00D8, 0x00F6),
+    (0x00F8, 0x00FF),
+    (0x0100, 0x024F),  # Latin Extended-A and -B
+    (0x0300, 0x036F),  # combining accents
+    (0x1E00, 0x1EFF),  # Latin Extended Additional
+)
 
 
-def _candidates() -> list[str]:
-    return [chr(c) for lo, hi in _SEPARATOR_RANGES for c in range(lo, hi + 1)]
+_PATTERNS: dict[str, str] = {}  # database URL -> its pattern (see differs)
 
 
-def differs(conn: Connection) -> str:
-    """A PostgreSQL regular expression that finds every text whose words PostgreSQL's parser
-    may not find as FTS5 finds them. Any text it does not find has each of its FTS5 words at
-    the start of one of PostgreSQL's, so ``'word':*`` in the index finds it.
-
-    Worked out once per database connection: which characters beyond ASCII the database
-    itself takes as separators depends on its locale."""
-    info = conn.connection.info
-    found: str | None = info.get("docket_differs")
-    if found is None:
-        found = info["docket_differs"] = _differs(conn)
-    return found
+def _chars(ranges: tuple[tuple[int, int], ...]) -> list[str]:
+    return [chr(c) for lo, hi in ranges for c in range(lo, hi + 1)]
 
 
-def _differs(conn: Connection) -> str:
-    folds = flags.folds(_candidates())
-    # FTS5's separators, and the marks it drops (as it drops accents), which join the letters
-    # either side of them into one word
-    separate = [c for c, f in folds.items() if f is None]
-    dropped = [c for c, f in folds.items() if f == ""]
-    everywhere = _separators(conn, separate + dropped, _EVERYWHERE)
-    # PostgreSQL joins some marks (the emoji variation selector) to a letter before them,
-    # as it joins accents, and separates them anywhere else
-    rest = [c for c in separate + dropped if c not in everywhere]
-    unless_after = _separators(conn, rest, _UNLESS_AFTER_A_WORD)
-    trusted = [c for c in separate if c in everywhere]
-    after = [c for c in dropped if c in everywhere] + sorted(unless_after)
-    parts = [f"[^\\u0001-\\u007f{_ranges(trusted + after)}]", *_ASCII_DIFFERS]
-    if after:
-        parts.append(f"[A-Za-z0-9][{_ranges(after)}]")
+def differs(conn: Connection, column: str) -> tuple[str, list[str]]:
+    """An SQL condition (and its arguments) that holds for every text in ``column`` whose
+    words PostgreSQL's parser may not find as FTS5 finds them. For any text it does not hold
+    for, each word FTS5 finds is one of the words the database's index holds for it, so
+    ``'word'`` and ``'word':*`` in the index find it exactly as FTS5 does.
+
+    Worked out once for each database (which characters beyond ASCII the database reads as
+    FTS5 does depends on its locale), on first use."""
+    key = conn.engine.url.render_as_string(hide_password=True)
+    pattern = _PATTERNS.get(key)
+    if pattern is None:
+        pattern = _PATTERNS[key] = _pattern(conn)
+    return (
+        f"({column} ~ ? OR (octet_length({column}) > {_LONG_TEXT} AND {column} ~ ?))",
+        [pattern, _LONG_RUN],
+    )
+
+
+def _pattern(conn: Connection) -> str:
+    separators = _chars(_SEPARATOR_RANGES)
+    letters = _chars(_LETTER_RANGES)
+    folds = flags.folds(separators)
+    # where the database reads a character as FTS5 does: in every place, or (some marks,
+    # such as the emoji variation selector, which PostgreSQL joins to a letter before them as
+    # it joins accents) in every place but straight after a letter or digit
+    everywhere = _probe(conn, [c for c in separators if folds[c] is None], _EVERYWHERE)
+    rest = [c for c in separators if folds[c] in (None, "") and c not in everywhere]
+    unless_after = _probe(conn, rest, _UNLESS_AFTER_A_WORD)
+    alike = _probe(conn, letters, _IN_A_WORD)
+    word = "A-Za-z0-9" + _ranges(alike)
+    parts = [f"[^\\u0001-\\u007f{_ranges([*everywhere, *unless_after, *alike])}]"]
+    parts += [rule.replace("{w}", word) for rule in _RULES]
+    if alike:
+        # in a word with digits, PostgreSQL keeps the accents
+        letters_only = _ranges(alike)
+        parts.append(f"[0-9][{word}]*[{letters_only}]|[{letters_only}][{word}]*[0-9]")
+    if unless_after:
+        parts.append(f"[{word}][{_ranges(unless_after)}]")
     return "|".join(parts)
 
 
-# Texts that probe how the database's parser treats a character (written here as "c"), and
-# the words it must then find: between letters and digits, and before and after a word; or
-# only where no letter or digit comes just before it.
-_EVERYWHERE = (
-    "'ab' || c || 'cd 12' || c || '34 ' || c || 'ef ' || c || 'x' || c",
-    "12 34 ab cd ef x",
-)
-_UNLESS_AFTER_A_WORD = ("' ' || c || 'ab ' || c || '12 .' || c || 'cd ' || c", "12 ab cd")
+# Texts that probe how the database's parser reads a character ``c``: as a separator between
+# letters and digits and before and after a word; as a separator where no letter or digit
+# comes just before it; or as a letter, inside, before and after a word and in a hyphenated
+# word. (The words the database finds in them are compared with FTS5's.)
+_EVERYWHERE = "ab{c}cd 12{c}34 {c}ef x{c}"
+_UNLESS_AFTER_A_WORD = " {c}ab {c}12 .{c}cd {c}"
+_IN_A_WORD = "ab{c}cd {c}xy xy{c} x-{c}y {c} {c}{c}"
 
 
-def _separators(conn: Connection, chars: Sequence[str], probe: tuple[str, str]) -> set[str]:
-    """The characters the database's parser takes as separators in the probe's places."""
+def _probe(conn: Connection, chars: Sequence[str], probe: str) -> set[str]:
+    """The characters for which the database finds every word FTS5 finds in the probe's
+    text (and, for separators, no more)."""
     if not chars:
         return set()
-    raw = log.raw_connection(conn)
-    rows = raw.execute(
-        "SELECT c FROM unnest(CAST(? AS text[])) AS c "
-        f"WHERE tsvector_to_array(to_tsvector('public.docket_text'::regconfig, {probe[0]})) "
-        "= CAST(? AS text[])",
-        (list(chars), probe[1].split()),
-    ).fetchall()
-    return {r[0] for r in rows}
+    texts = [probe.replace("{c}", c) for c in chars]
+    rows = (
+        log.raw_connection(conn)
+        .execute(
+            "SELECT tsvector_to_array(to_tsvector('public.docket_text'::regconfig, t)) "
+            "FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(t, n) ORDER BY n",
+            (texts,),
+        )
+        .fetchall()
+    )
+    found: set[str] = set()
+    for c, text, (lexemes,) in zip(chars, texts, rows, strict=True):
+        words = set(flags.words(text))
+        if words <= set(lexemes) and (probe is _IN_A_WORD or words == set(lexemes)):
+            found.add(c)
+    return found
 
 
 def _ranges(chars: Iterable[str]) -> str:
@@ -303,28 +337,17 @@ class _Exact:
         self._conn.execute("PRAGMA temp_store = MEMORY")
         self._conn.execute(f"CREATE VIRTUAL TABLE doc USING fts5(body, tokenize='{TOKENIZE}')")
 
-    def _load(self, rows: Iterable[tuple[int, str | None]]) -> None:
+    def snippets(self, rows: Iterable[tuple[int, str | None]]) -> dict[int, str]:
+        """The rows that match, by id, with their snippets."""
         self._conn.execute("DELETE FROM doc")
         self._conn.executemany(
             "INSERT INTO doc(rowid, body) VALUES (?, ?)", [r for r in rows if r[1] is not None]
         )
-
-    def snippets(self, rows: Iterable[tuple[int, str | None]]) -> dict[int, str]:
-        """The rows that match, by id, with their snippets."""
-        self._load(rows)
         return dict(
             self._conn.execute(
                 f"SELECT rowid, {_SNIPPET.format(t='doc')} FROM doc WHERE doc MATCH ?",
                 (self._query,),
             ).fetchall()
-        )
-
-    def count(self, rows: Iterable[tuple[int, str | None]]) -> int:
-        self._load(rows)
-        return int(
-            self._conn.execute(
-                "SELECT count(*) FROM doc WHERE doc MATCH ?", (self._query,)
-            ).fetchone()[0]
         )
 
     def close(self) -> None:
@@ -333,123 +356,156 @@ class _Exact:
 
 @dataclass(frozen=True)
 class _Server:
-    """One search on a server: the index's query, and the scan for texts it may miss."""
+    """One search on a server: its words, folded as FTS5 folds them."""
 
-    tsquery: str  # every word (or a word starting so), as the index has words
-    differs: str  # the texts PostgreSQL may read differently (see differs())
-    folded: tuple[str, ...]  # each word, folded as FTS5 folds it: all are in any match
+    words: tuple[tuple[str, ...], ...]  # each word of the search, as FTS5's words
 
-    def where(self, column: str, vector: str) -> tuple[str, str, list[Any]]:
-        """The index's condition, and the scan's (with its arguments)."""
-        letters = " AND ".join(
+    @property
+    def tsquery(self) -> str:
+        """Every word (or a word starting so), as the index has words."""
+        return " & ".join(tsquery_term(t) for t in self.folded)
+
+    @property
+    def folded(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for word in self.words for t in word))
+
+    @property
+    def phrases(self) -> bool:
+        """Whether a word of the search is several words to FTS5 ("foo_bar"), which it
+        finds only together and in order; the index is asked for them anywhere."""
+        return any(len(word) > 1 for word in self.words)
+
+    def letters(self, column: str) -> str:
+        """That ``column`` has each word's letters, whatever its case and accents."""
+        return " AND ".join(
             f"strpos(lower(public.unaccent({column})), lower(public.unaccent(?))) > 0"
             for _ in self.folded
         )
-        return (
-            f"{vector} @@ CAST(? AS tsquery)",
-            f"{column} ~ ? AND {letters}",
-            [self.differs, *self.folded],
-        )
-
-
-def _server_query(conn: Connection, text: str) -> _Server | None:
-    """The PostgreSQL side of a search, or None when no word of it is a word to FTS5 either
-    (FTS5 then finds nothing)."""
-    folded = [t for w in _TOKEN.findall(text)[:MAX_WORDS] for t in flags.words(w)]
-    if not folded:
-        return None
-    unique = tuple(dict.fromkeys(folded))
-    return _Server(
-        tsquery=" & ".join(tsquery_term(t) for t in unique), differs=differs(conn), folded=unique
-    )
 
 
 def _search_server(
     conn: Connection, query: str, text: str, limit: int
 ) -> tuple[list[Hit], list[Hit], int]:
-    server = _server_query(conn, text)
-    if server is None or limit <= 0:
+    # each word as FTS5 reads it: "foo_bar" is two words to it, and "_" none (and ignored)
+    words = (tuple(flags.words(w)) for w in _TOKEN.findall(text)[:MAX_WORDS])
+    server = _Server(tuple(w for w in words if w))
+    if not server.words or limit <= 0:
         return [], [], 0
     raw = log.raw_connection(conn)
     exact = _Exact(query)
     try:
-        messages = _server_messages(raw, server, exact, limit)
-        total = len(messages)
-        if total == limit:
-            total = _server_count(raw, server, exact)
-        incidents = _server_incidents(raw, server, exact, limit)
+        messages, total = _server_messages(conn, raw, server, exact, limit)
+        incidents = _server_incidents(conn, raw, server, exact, limit)
     finally:
         exact.close()
     return messages, incidents, total
 
 
-def _server_messages(raw: Any, server: _Server, exact: _Exact, limit: int) -> list[Hit]:
-    """The latest ``limit`` messages that match, newest id first: candidates a page at a time,
-    each page checked by FTS5."""
-    index, scan, scan_args = server.where("m.body", MESSAGE_VECTOR)
-    page = max(limit + limit // 4, 64)
+def _server_messages(
+    conn: Connection, raw: Any, server: _Server, exact: _Exact, limit: int
+) -> tuple[list[Hit], int]:
+    """The latest ``limit`` messages that match, newest id first, and how many match.
+
+    The texts the index may not read as FTS5 does, and that have the words' letters, are
+    fetched and checked first (one pass over the table); the index then offers the rest a
+    page at a time, each page checked by FTS5 too (so the hits are exact). The count is the
+    index's, less the texts it offered that FTS5 does not match, plus those it missed."""
+    differs_sql, differs_args = differs(conn, "m.body")
+    index = f"{MESSAGE_VECTOR} @@ CAST(? AS tsquery)"
+    other_rows = raw.execute(
+        f"SELECT m.id, m.sent_at, m.body, {index} FROM message m "
+        f"WHERE {differs_sql} AND {server.letters('m.body')} ORDER BY m.id DESC",
+        [server.tsquery, *differs_args, *server.folded],
+    ).fetchall()
+    other: dict[int, Hit] = {}
+    for batch in _batches(other_rows, _BATCH):
+        snippets = exact.snippets((r[0], r[2]) for r in batch)
+        other.update(
+            (r[0], Hit("message", r[0], r[1], snippets[r[0]])) for r in batch if r[0] in snippets
+        )
+    checked = {r[0] for r in other_rows}
     found: list[Hit] = []
+    pending = iter(other.values())  # newest first
+    waiting = next(pending, None)
+    page = max(limit + limit // 4, 64)
     below: int | None = None
     while len(found) < limit:
         keyset = "" if below is None else " AND m.id < ?"
-        upper = [] if below is None else [below]
+        # "OFFSET 0" keeps the planner on the index: walking the table backwards by id
+        # until enough rows match looks cheap to it, and is slow for a rare word
         rows = raw.execute(
-            "SELECT id, sent_at, body FROM ("
-            f"SELECT m.id, m.sent_at, m.body FROM message m WHERE {index}{keyset} "
-            "UNION ALL "
-            f"SELECT m.id, m.sent_at, m.body FROM message m WHERE {scan}{keyset}"
-            ") AS c ORDER BY id DESC LIMIT ?",
-            [server.tsquery, *upper, *scan_args, *upper, page],
+            "SELECT m.id, m.sent_at, m.body FROM message m WHERE m.id IN ("
+            "SELECT id FROM (SELECT m.id FROM message m "
+            f"WHERE {index}{keyset} OFFSET 0) AS s ORDER BY id DESC LIMIT ?) "
+            "ORDER BY m.id DESC",
+            [server.tsquery, *([] if below is None else [below]), page],
         ).fetchall()
-        if not rows:
-            break
-        unique = list({r[0]: r for r in rows}.values())
-        snippets = exact.snippets((r[0], r[2]) for r in unique)
-        for mid, sent_at, _body in unique:
-            snippet = snippets.get(mid)
-            if snippet is not None:
-                found.append(Hit("message", mid, sent_at, snippet))
-                if len(found) == limit:
-                    break
+        offered = [r for r in rows if r[0] not in checked]
+        snippets = exact.snippets((r[0], r[2]) for r in offered)
+        for mid, sent_at, _body in offered:
+            while waiting is not None and waiting.id > mid and len(found) < limit:
+                found.append(waiting)
+                waiting = next(pending, None)
+            if mid in snippets and len(found) < limit:
+                found.append(Hit("message", mid, sent_at, snippets[mid]))
         if len(rows) < page:
             break
         below = rows[-1][0]
-    return found
-
-
-def _server_count(raw: Any, server: _Server, exact: _Exact) -> int:
-    """How many messages match: exactly, each candidate checked by FTS5, when there are at
-    most COUNT_EXACT candidates; otherwise the candidates' count."""
-    index, scan, scan_args = server.where("m.body", MESSAGE_VECTOR)
-    union = (
-        f"SELECT m.id, m.body FROM message m WHERE {index} "
-        f"UNION SELECT m.id, m.body FROM message m WHERE {scan}"
+    while waiting is not None and len(found) < limit:
+        found.append(waiting)
+        waiting = next(pending, None)
+    if len(found) < limit:
+        return found, len(found)
+    # how many match: what the index offers, less the texts it offered that were checked
+    # one by one, plus those that matched
+    offered_total = int(
+        raw.execute(f"SELECT count(*) FROM message m WHERE {index}", [server.tsquery]).fetchone()[0]
     )
-    args = [server.tsquery, *scan_args]
-    rows = raw.execute(f"{union} LIMIT ?", [*args, COUNT_EXACT + 1]).fetchall()
-    if len(rows) > COUNT_EXACT:
-        return int(raw.execute(f"SELECT count(*) FROM ({union}) AS c", args).fetchone()[0])
-    return sum(exact.count(batch) for batch in _batches(rows, _BATCH))
+    total = offered_total - sum(1 for r in other_rows if r[3]) + len(other)
+    if server.phrases:
+        total = _phrase_count(raw, server, exact, index, checked, total)
+    return found, total
 
 
-def _server_incidents(raw: Any, server: _Server, exact: _Exact, limit: int) -> list[Hit]:
-    """The incidents that match, latest first (a diary holds hundreds, not millions, so every
-    candidate is fetched and checked)."""
-    index, scan, scan_args = server.where("f.text", INCIDENT_VECTOR)
+def _phrase_count(
+    raw: Any, server: _Server, exact: _Exact, index: str, checked: set[int], estimate: int
+) -> int:
+    """The count for a search with a word that is several words to FTS5: the index offers
+    texts with those words anywhere, so each is checked (up to COUNT_EXACT of them; beyond
+    that, the index's count stands)."""
+    if estimate > COUNT_EXACT:
+        return estimate
+    rows = [
+        r
+        for r in raw.execute(
+            f"SELECT m.id, m.body FROM message m WHERE {index}", [server.tsquery]
+        ).fetchall()
+        if r[0] not in checked
+    ]
+    matched = sum(len(exact.snippets(batch)) for batch in _batches(rows, _BATCH))
+    return estimate - len(rows) + matched
+
+
+def _server_incidents(
+    conn: Connection, raw: Any, server: _Server, exact: _Exact, limit: int
+) -> list[Hit]:
+    """The incidents that match, latest first (a diary holds hundreds, not millions, so
+    every candidate is fetched and checked)."""
+    differs_sql, differs_args = differs(conn, "f.text")
     rows = raw.execute(
         "SELECT i.id, i.occurred_start, f.text FROM incident_fts f "
         "JOIN incident i ON i.id = f.rowid "
-        f"WHERE NOT i.redacted AND (({index}) OR ({scan})) "
+        f"WHERE NOT i.redacted AND ({INCIDENT_VECTOR} @@ CAST(? AS tsquery) "
+        f"OR ({differs_sql} AND {server.letters('f.text')})) "
         "ORDER BY i.occurred_start DESC, i.id DESC",
-        [server.tsquery, *scan_args],
+        [server.tsquery, *differs_args, *server.folded],
     ).fetchall()
     found: list[Hit] = []
     for batch in _batches(rows, _BATCH):
         snippets = exact.snippets((r[0], r[2]) for r in batch)
         for iid, when, _text in batch:
-            snippet = snippets.get(iid)
-            if snippet is not None:
-                found.append(Hit("incident", iid, when, snippet))
+            if iid in snippets:
+                found.append(Hit("incident", iid, when, snippets[iid]))
                 if len(found) == limit:
                     return found
     return found

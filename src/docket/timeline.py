@@ -87,10 +87,14 @@ def messages(
     if person_id is not None:
         where.append("i.person_id = ?")
         args.append(person_id)
+    order = "DESC" if newest_first else "ASC"
+    if dialect(conn) == "postgresql":
+        # where SQLite puts messages without a time: first, oldest first; last, newest first
+        order += " NULLS LAST" if newest_first else " NULLS FIRST"
     sql = (
         _SELECT
         + ("WHERE " + " AND ".join(where) + " " if where else "")
-        + f"ORDER BY m.sent_at {'DESC' if newest_first else 'ASC'}, m.id"
+        + f"ORDER BY m.sent_at {order}, m.id"
         + (" LIMIT ?" if limit is not None else "")
     )
     if limit is not None:

@@ -21,7 +21,8 @@ exclusions, whose every need the text meets. :meth:`Lexicon.fts_query` asks the 
 for each rule's least costly words: uncommon words alone, and common words ("me", "saw") only
 together (AND) with those of another need, since alone they would bring up a large share of
 all messages (see :class:`_Planner`). The index so returns a superset of the texts the rules
-can match, and only those are fetched and scanned.
+can match, and only those are fetched and scanned. :meth:`Lexicon.tsquery` is the same query
+for a case on a server, whose index is PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -621,8 +622,9 @@ class _Planner:
         self._shares: dict[_Keys, float] = {}
         self._options = [self._options_for(p) for p in patterns]
 
-    def queries(self) -> tuple[str, str]:
-        """The query, written for FTS5 (a MATCH expression) and for PostgreSQL (a tsquery)."""
+    def queries(self) -> tuple[str, tuple[str, ...]]:
+        """The query, written for FTS5 (a MATCH expression) and for PostgreSQL (the operands
+        of a tsquery's OR)."""
         parts = self._parts()
         fts = " OR ".join(
             self._fts(p)
@@ -642,7 +644,7 @@ class _Planner:
             sides = [_reduced(side) for side in p]
             if not any(all(w.folded.startswith(stems) for w in side) for side in sides):
                 ts.append(f"{_ts_any(sides[0])} & {_ts_any(sides[1])}")
-        return fts, " | ".join(ts)
+        return fts, tuple(ts)
 
     def _parts(self) -> list[_Word | tuple[list[_Word], list[_Word]]]:
         """What to ask the index for: the OR of these words, and of these pairs of word lists
@@ -980,7 +982,7 @@ class Lexicon:
     name: str = ""
     _flags: tuple[_Flag, ...] = field(default=(), repr=False, compare=False)
     _fts: str = field(default="", repr=False, compare=False)
-    _tsquery: str = field(default="", repr=False, compare=False)
+    _tsquery: tuple[str, ...] = field(default=(), repr=False, compare=False)
     # word (or "stem*") -> the rules, and the exclusions, whose anchor has it
     _index: dict[str, tuple[tuple[_Entry, ...], tuple[_Entry, ...]]] = field(
         default_factory=dict, repr=False, compare=False
@@ -1130,11 +1132,16 @@ class Lexicon:
         return self._fts
 
     def tsquery(self) -> str:
-        """The same query for PostgreSQL's full-text search: a tsquery (``'kill':* | …``) that
-        finds, among the texts PostgreSQL's parser reads as FTS5 does, every one that
-        :meth:`fts_query` finds (and some more: every word is asked for as the start of a
-        word). Texts the parser may read differently are for the caller to add (see
-        :func:`docket.search.differs`)."""
+        """The same query for PostgreSQL's full-text search, a tsquery (``'acid' | 'ammo':* |
+        …``): among the texts PostgreSQL's parser reads as FTS5 does, it finds those
+        :meth:`fts_query` finds. Texts the parser may read differently are for the caller to
+        add (see :func:`docket.search.differs`)."""
+        return " | ".join(self._tsquery)
+
+    def tsquery_parts(self) -> tuple[str, ...]:
+        """The operands of :meth:`tsquery`'s OR, for asking the index in parts: PostgreSQL's
+        GIN index checks every operand of a query for every text it holds a word of, so one
+        query of a thousand words costs far more than fifty of twenty."""
         return self._tsquery
 
     def labels(self) -> dict[str, str]:
@@ -1388,7 +1395,9 @@ def parse(language: str, data: dict[str, Any], *, version: str | None = None) ->
         for rule in flag.rules:
             for pattern in rule.unless:
                 keys.update(*(n.keys for n in pattern.needs))
-    fts, tsquery = _Planner([rule.pattern for flag in flags for rule in flag.rules], rarity).queries()
+    fts, tsquery = _Planner(
+        [rule.pattern for flag in flags for rule in flag.rules], rarity
+    ).queries()
     return Lexicon(
         language=language,
         version=version,
