@@ -6,50 +6,27 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from docket.server.config import ServerSettings
 from docket.server.webapp import create_server_app
-from tests.helpers.web import csrf_of
+from tests.helpers.web import ThreadedServer, csrf_of
 
 
-class RunningServer:
+class RunningServer(ThreadedServer):
+    """The server-mode app, with the settings' port set to the one it listens on."""
+
     def __init__(self, settings: ServerSettings, engine: Engine) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.settings = dataclasses.replace(settings, port=self.port)
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.app = create_server_app(self.settings, engine)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
+        def make(port: int) -> FastAPI:
+            self.settings = dataclasses.replace(settings, port=port)
+            return create_server_app(self.settings, engine)
 
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=60)
+        super().__init__(make)
 
 
 @contextmanager

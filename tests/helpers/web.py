@@ -7,34 +7,33 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from docket.web.app import create_app
 from docket.web.state import WebSettings, WebState
 
 
-class Server:
-    def __init__(self, settings: WebSettings) -> None:
+class ThreadedServer:
+    """An app under uvicorn in a thread, on a free port on 127.0.0.1; ``make_app(port)``
+    builds the app once the port is known."""
+
+    def __init__(self, make_app: Callable[[int], FastAPI]) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        self.port = int(self.sock.getsockname()[1])
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings, port=self.port)
+        self.app = make_app(self.port)
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
-
-    @property
-    def state(self) -> WebState:
-        state: WebState = self.app.state.docket
-        return state
 
     def start(self) -> None:
         self.thread.start()
@@ -51,6 +50,18 @@ class Server:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=60)
+
+
+class Server(ThreadedServer):
+    """The local app over one diary file."""
+
+    def __init__(self, settings: WebSettings) -> None:
+        super().__init__(lambda port: create_app(settings, port=port))
+
+    @property
+    def state(self) -> WebState:
+        state: WebState = self.app.state.docket
+        return state
 
 
 @contextmanager

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from docket.api import Diary
@@ -34,15 +33,7 @@ from docket.jurisdictions import load as load_jurisdiction
 from docket.server import accounts, audit, cases
 from docket.server.config import ServerSettings
 from docket.web import security
-from docket.web.app import (
-    STATIC,
-    NeedUnlock,
-    error_page,
-    form,
-    redirect,
-    render,
-    templates,
-)
+from docket.web.app import NeedUnlock, form, install_common, redirect, render
 from docket.web.state import HELD_BYTES, HELD_FILES, Held, ImportJob, WebSettings
 
 LOGIN = "/login"
@@ -574,7 +565,6 @@ def create_server_app(settings: ServerSettings, engine: Engine) -> FastAPI:
     )
     app.state.server = web
     app.state.docket = _PageState(web.web_settings)
-    app.state.templates = templates()
     hosts = settings.allowed_hosts()
     app.add_middleware(
         security.Guard,
@@ -582,7 +572,7 @@ def create_server_app(settings: ServerSettings, engine: Engine) -> FastAPI:
         scheme=urlsplit(settings.public_url).scheme if settings.public_url else "http",
         secure_cookies=settings.secure_cookies,
     )
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_common(app)
 
     @app.exception_handler(NeedUnlock)
     async def _need_login(request: Request, exc: NeedUnlock) -> Response:
@@ -591,18 +581,6 @@ def create_server_app(settings: ServerSettings, engine: Engine) -> FastAPI:
     @app.exception_handler(NeedCase)
     async def _need_case(request: Request, exc: NeedCase) -> Response:
         return redirect("/cases", request)
-
-    @app.exception_handler(DocketError)
-    async def _docket_error(request: Request, exc: DocketError) -> Response:
-        return error_page(request, exc)
-
-    @app.exception_handler(404)
-    async def _not_found(request: Request, exc: Exception) -> Response:
-        return render(request, "not_found.html", status=404)
-
-    @app.get("/favicon.ico")
-    def favicon() -> Response:
-        return Response(status_code=204)
 
     @app.get("/healthz")
     def healthz() -> Response:

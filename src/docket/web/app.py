@@ -167,6 +167,25 @@ async def form(request: Request) -> FormData:
     return await request.form(max_files=0)
 
 
+def install_common(app: FastAPI) -> None:
+    """What the local app and the server's app share: the templates, the static files, the one
+    mapping of Docket's errors to pages, the not-found page, and a quiet favicon."""
+    app.state.templates = templates()
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(DocketError)
+    async def _docket_error(request: Request, exc: DocketError) -> Response:
+        return error_page(request, exc)
+
+    @app.exception_handler(404)
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        return render(request, "not_found.html", status=404)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+
 def create_app(settings: WebSettings, *, port: int) -> FastAPI:
     """The app for a server listening on 127.0.0.1:``port``."""
     state = WebState(settings)
@@ -189,10 +208,9 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         title="Docket", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.docket = state
-    app.state.templates = templates()
     allowed = {f"127.0.0.1:{port}", f"localhost:{port}"}
     app.add_middleware(security.Guard, allowed_hosts=lambda: allowed)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_common(app)
 
     @app.exception_handler(NeedUnlock)
     async def _need_unlock(request: Request, exc: NeedUnlock) -> Response:
@@ -201,14 +219,6 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
     @app.exception_handler(Locked)
     async def _locked(request: Request, exc: Locked) -> Response:
         return redirect("/unlock", request)
-
-    @app.exception_handler(DocketError)
-    async def _docket_error(request: Request, exc: DocketError) -> Response:
-        return error_page(request, exc)
-
-    @app.exception_handler(404)
-    async def _not_found(request: Request, exc: Exception) -> Response:
-        return render(request, "not_found.html", status=404)
 
     # --- create, unlock, lock --------------------------------------------------------------
 
@@ -308,10 +318,6 @@ def create_app(settings: WebSettings, *, port: int) -> FastAPI:
         response = RedirectResponse(settings.exit_url, status_code=303)
         response.delete_cookie(security.SESSION_COOKIE, path="/")
         return response
-
-    @app.get("/favicon.ico")
-    def favicon() -> Response:
-        return Response(status_code=204)
 
     @app.get("/locked")
     def locked_page(request: Request) -> Response:
