@@ -147,13 +147,33 @@ def test_a_caseworker_sees_only_the_case_granted(world: World) -> None:
     assert r.status_code == 303
     page = client.get("/incidents/1")
     assert MARK_A in page.text
+    audited = 0
     for method, path in diary_routes(world):
         if method != "GET":
             continue
+        before = _newest_audit_id(world)
         r = client.get(path)
         assert r.status_code < 500, (path, r.status_code, r.text[:300])
         assert MARK_B not in r.text, path
+        # every diary page left exactly one entry naming it
+        new = [
+            e
+            for e in audit.entries(world.engine, account_id=world.ids["worker1"], limit=20)
+            if e.id > before and e.action.startswith("case.")
+        ]
+        if r.status_code in (200, 204, 303, 404):
+            assert [(e.action, e.case_id, e.target) for e in new] == [
+                ("case.read", world.case_a, path)
+            ], path
+            audited += 1
+        assert all(e.case_id == world.case_a for e in new), path
+    assert audited > 15
     client.close()
+
+
+def _newest_audit_id(world: World) -> int:
+    newest = audit.entries(world.engine, limit=1)
+    return newest[0].id if newest else 0
 
 
 def test_roles(world: World) -> None:
@@ -281,7 +301,11 @@ def test_admin_pages_add_case_and_grant(world: World, tmp_path: Path) -> None:
     assert {"case.add", "case.grant"} <= {e.action for e in grants}
     assert client.get("/admin/audit").status_code == 200
     worker2 = signed_in(world, "worker2", new_id)
-    assert worker2.get("/verify").status_code == 200
+    page = worker2.get("/verify")
+    assert page.status_code == 200
+    checked = worker2.post("/verify", data={"csrf": csrf_of(page.text)})
+    assert checked.status_code == 200, checked.text[:500]
+    assert 'role="alert"' not in checked.text
 
 
 def test_host_header_and_foreign_origin_refused(world: World) -> None:

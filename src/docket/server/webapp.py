@@ -114,6 +114,12 @@ class CaseSession:
     def diary(self, *, wait: float = 2.0) -> Iterator[Diary]:
         """The case's diary for one unit of work, after an access check; the first use in a
         request is written to the audit log."""
+        self.check_access()
+        yield self._web.diary_of(self.case_id)
+
+    def check_access(self) -> None:
+        """Grants are checked on every use, so removing access takes effect at once; the first
+        check in a request writes its entry in the access record."""
         if not cases.can_access(
             self._web.engine,
             account_id=self._signed.account.id,
@@ -125,7 +131,6 @@ class CaseSession:
                 hint="Ask an administrator for access, or choose a case from your list.",
             )
         self._web.audit_request(self._request, self._signed, self.case_id)
-        yield self._web.diary_of(self.case_id)
 
     def hold(self, name: str, media_type: str, data: bytes) -> str:
         return self._web.hold(self._signed.token, Held(name, media_type, data))
@@ -197,10 +202,14 @@ class ServerWeb:
         return signed
 
     def case_session(self, request: Request) -> CaseSession:
+        """The open case for a diary page, after checking the account may still open it; the
+        request is written to the case's access record."""
         signed = self.require(request)
         if signed.case_id is None:
             raise NeedCase
-        return CaseSession(self, request, signed, signed.case_id)
+        session = CaseSession(self, request, signed, signed.case_id)
+        session.check_access()
+        return session
 
     # --- the case -------------------------------------------------------------------------------
 
