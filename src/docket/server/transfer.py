@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,9 +32,9 @@ from docket import integrity, search
 from docket.api import Diary
 from docket.errors import DiaryDamaged, DiaryExists, DiaryTooNew, ServerError
 from docket.ledger import log, merkle
-from docket.store import keys, sqlcipher
+from docket.store import keys
 from docket.store.base import Store, dialect, raw, sealer
-from docket.store.diary_file import SCHEMA_HEAD, DiaryFile
+from docket.store.diary_file import SCHEMA_HEAD, DiaryFile, link_new, temp_sibling
 from docket.store.postgres import CASE_HEAD, CaseStore
 from docket.store.schema import metadata
 
@@ -372,12 +371,6 @@ def import_diary(
 # --- a case into a diary file -------------------------------------------------------------------
 
 
-def _temp_sibling(path: Path) -> Path:
-    # the name DiaryFile.create gives its own work in progress, so that opening the diary at
-    # ``path`` later removes a copy left behind by a crash
-    return path.with_name(f".{path.name}.creating-{secrets.token_hex(6)}")
-
-
 def export_case(
     engine: Engine, server_key: bytes, case_id: int, path: Path, passphrase: str
 ) -> Path:
@@ -400,7 +393,9 @@ def export_case(
     with store.read() as conn:
         meta = plain_meta(conn)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = _temp_sibling(path)
+    # the name DiaryFile.create gives its own work in progress, so that opening the diary at
+    # ``path`` later removes a copy left behind by a crash
+    tmp = temp_sibling(path, "creating")
     try:
         written = DiaryFile.create(tmp, passphrase, meta)
         try:
@@ -426,15 +421,12 @@ def export_case(
                     hint="Free some space or write to another disk, then try again.",
                     details=_problems(differs.report),
                 ) from None
-        sqlcipher.fsync_path(tmp)
-        try:
-            os.link(tmp, path)  # fails if something appeared at ``path`` meanwhile
-        except FileExistsError as exc:
-            raise DiaryExists(
-                f"{path} appeared while the case was being exported; it was left as it is.",
-                hint="Choose another name and export again.",
-            ) from exc
-        sqlcipher.fsync_path(path.parent)
+        link_new(
+            tmp,
+            path,
+            message=f"{path} appeared while the case was being exported; it was left as it is.",
+            hint="Choose another name and export again.",
+        )
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -52,8 +52,21 @@ def head_revision() -> str:
     return head
 
 
-def _temp_sibling(path: Path, purpose: str) -> Path:
+def temp_sibling(path: Path, purpose: str) -> Path:
+    """A work-in-progress name beside ``path``; opening the diary at ``path`` later removes
+    one that a crash left behind."""
     return path.with_name(f".{path.name}.{purpose}-{secrets.token_hex(6)}")
+
+
+def link_new(tmp: Path, path: Path, *, message: str, hint: str) -> None:
+    """Make the finished file ``tmp`` appear at ``path``, durably. ``link()`` fails if the
+    target appeared meanwhile, so a diary is never clobbered (DiaryExists with ``message``)."""
+    sqlcipher.fsync_path(tmp)
+    try:
+        os.link(tmp, path)
+    except FileExistsError as exc:
+        raise DiaryExists(message, hint=hint) from exc
+    sqlcipher.fsync_path(path.parent)
 
 
 def _new_private_file(path: Path) -> None:
@@ -94,7 +107,7 @@ class DiaryFile:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         salt = keys.new_salt()
         material = sqlcipher.KeyMaterial(keys.derive_key(passphrase, salt), salt, keys.CURRENT)
-        tmp = _temp_sibling(path, "creating")
+        tmp = temp_sibling(path, "creating")
         _new_private_file(tmp)
         try:
             conn = sqlcipher.create_file(tmp, material)
@@ -108,16 +121,12 @@ class DiaryFile:
                     )
             finally:
                 creating.close()
-            sqlcipher.fsync_path(tmp)
-            # link() fails if the target appeared meanwhile: never clobber a diary.
-            try:
-                os.link(tmp, path)
-            except FileExistsError as exc:
-                raise DiaryExists(
-                    f"A diary appeared at {path} while this one was being created.",
-                    hint="Open that diary, or choose another path.",
-                ) from exc
-            sqlcipher.fsync_path(path.parent)
+            link_new(
+                tmp,
+                path,
+                message=f"A diary appeared at {path} while this one was being created.",
+                hint="Open that diary, or choose another path.",
+            )
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -293,7 +302,7 @@ class DiaryFile:
         if target == self.path:
             raise DiaryExists("A backup cannot be written over the diary itself.")
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = _temp_sibling(target, "backup")
+        tmp = temp_sibling(target, "backup")
         try:
             with self._exported(tmp, self._material) as snap:
                 try:
@@ -316,7 +325,7 @@ class DiaryFile:
         keys.check_new_passphrase(new_passphrase)
         salt = keys.new_salt()
         material = sqlcipher.KeyMaterial(keys.derive_key(new_passphrase, salt), salt, keys.CURRENT)
-        tmp = _temp_sibling(self.path, "rekey")
+        tmp = temp_sibling(self.path, "rekey")
         try:
             with self._exported(tmp, material):
                 # Prove the new passphrase (not just the key) opens the copy before switching.
