@@ -529,6 +529,8 @@ def test_a_case_goes_out_as_a_file_with_the_same_log(server: Engine, tmp_path: P
             assert table_rows(file_store, table) == table_rows(store, table), table.name
         assert proofs(file_store, size) == proofs(store, size)
         assert back.search("server").incidents
+        # the message index of the file is built from the copied rows
+        assert len(back.search("second line").messages) == 6
         assert back.check_file() == []
     # the case is unchanged by being written out
     assert log_state(store) == (size, root, checkpoints)

@@ -638,6 +638,14 @@ class _Writer:
             },
         )
         self._insert(self.rows, e.seq)
+        if not self.postgres:
+            # the batch's words into the search index in one statement (PostgreSQL's GIN
+            # index keeps itself): a trigger would run once per row
+            self.raw.execute(
+                "INSERT INTO message_fts(rowid, body) SELECT id, body FROM message "
+                "WHERE id BETWEEN ? AND ? AND body IS NOT NULL",
+                (self.rows[0][0][0], self.rows[-1][0][0]),
+            )
         self.raw.executemany(
             "INSERT INTO message_file (message_id, idx, sha256) VALUES (?, ?, ?)",
             self.batch_files,

@@ -2,7 +2,8 @@
 same on a diary file and on a case on a server.
 
 A diary file searches the FTS5 indexes kept inside the encrypted file (migration 0005). The
-message index reads its text from the message table and is kept in step by triggers; the
+message index reads its text from the message table; the import pipeline adds each batch
+of new messages to it (migration 0007) and a trigger removes a deleted message's words; the
 incident index holds each incident's current searchable text and is rewritten here whenever
 an incident is written or removed. Removing an incident also merges the index, so the removed
 words do not linger in older index segments.

@@ -81,6 +81,8 @@ def copy_diary(source: Store, target: Store) -> Copied:
             with _lean_cache(src, dst, table):
                 rows.append((table.name, _copy_table(src, dst, table, target, to_postgres)))
         search.rebuild_incidents(dst)
+        if not to_postgres:  # a diary file's message index is filled by whoever adds rows
+            raw(dst).execute("INSERT INTO message_fts(message_fts) VALUES ('rebuild')")
         size = log.size(src)
         root = merkle.root(size, log.node_source(src)) if size else merkle.EMPTY_ROOT
         checkpoints = tuple((cp.size, cp.root) for cp in log.checkpoints(src))
