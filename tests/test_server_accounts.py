@@ -991,3 +991,40 @@ def test_cli_without_a_configuration_says_how_to_set_one_up(cli_env: dict[str, s
     assert done.returncode == 2
     assert "docket server init --database URL" in said(done.stderr)
     assert "server.config" in said(done.stderr)
+
+
+def test_sign_in_attempts_are_forgotten_after_a_day(server: Engine) -> None:
+    """Who tried to sign in from where is kept for the rate limit, not for ever: the next
+    attempt a day later removes it (the audit log keeps the sign-ins themselves)."""
+    clock = Clock()
+    settings = make_settings()
+    made = new_account(server)
+    where = new_address()
+
+    def attempts() -> int:
+        with server.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(login_attempt)
+                    .where(login_attempt.c.address == where)
+                ).scalar_one()
+            )
+
+    for _ in range(3):
+        failure(
+            lambda: accounts.authenticate(
+                server, settings, made.username, OTHER_PASSWORD, None, where, clock=clock
+            )
+        )
+    assert attempts() == 3
+    clock.advance(hours=23)
+    accounts.authenticate(
+        server, settings, made.username, PASSWORD, None, "192.0.2.200", clock=clock
+    )
+    assert attempts() == 3  # a day has not passed
+    clock.advance(hours=1, seconds=1)
+    accounts.authenticate(
+        server, settings, made.username, PASSWORD, None, "192.0.2.200", clock=clock
+    )
+    assert attempts() == 0

@@ -7,7 +7,8 @@ same work (an unknown username is checked against a dummy Argon2id hash), and us
 without an account are locked out exactly as accounts are (``docket.login_throttle``).
 
 Every attempt is recorded in ``docket.login_attempt`` before the password is looked at, so
-the per-address limit holds however many requests arrive at once; sign-ins, failures,
+the per-address limit holds however many requests arrive at once, and removed after a day
+(``ATTEMPTS_KEPT_FOR``); sign-ins, failures,
 lockouts and every change to an account are written to the audit log in the same
 transaction as the change itself.
 
@@ -62,6 +63,7 @@ ATTEMPT_USERNAME_MAX = 200  # what is recorded of a username that was typed
 ADDRESS_MAX = 100
 FAILURES_FORGOTTEN_AFTER = timedelta(hours=24)  # a run of failed sign-ins starts again
 RATE_WINDOW = timedelta(minutes=1)
+ATTEMPTS_KEPT_FOR = timedelta(days=1)  # sign-in attempts (username, address) are removed after
 SESSION_TOUCH_EVERY = timedelta(seconds=15)  # last_seen is written at most this often
 SESSIONS_KEPT_FOR = timedelta(days=1)  # ended sessions' rows are removed after this
 TOKEN_MAX = 128
@@ -729,6 +731,9 @@ def _count_attempt(
                 .returning(login_attempt.c.id)
             ).scalar_one()
         )
+        # the rate limit needs only the last minute; who tried from where is not kept longer
+        # than a day (sign-ins, failures and lockouts stay in the audit log)
+        conn.execute(delete(login_attempt).where(login_attempt.c.at < now - ATTEMPTS_KEPT_FOR))
         limited = recent >= settings.address_attempts_per_minute
         if recent == settings.address_attempts_per_minute:  # once per burst, not per request
             audit.record(
