@@ -12,7 +12,9 @@ import gc
 import json
 import os
 import secrets
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -236,6 +238,69 @@ def test_a_case_that_cannot_be_made_leaves_nothing(server: Engine, nothing_left:
     with pytest.raises(RuntimeError, match="half-way"):
         cases.create_case_with(server, title="T", created_by=None, build=fails_half_way)
     assert made_schema and made_schema[0] not in case_schemas(server)
+
+
+KILLED_MID_CASE = """
+import os, signal, sys
+from docket.server import cases
+from docket.store import postgres
+engine = postgres.make_engine(sys.argv[1])
+key = bytes.fromhex(sys.argv[2])
+
+def build(schema):
+    postgres.CaseStore.create(engine, schema, key, {"diary_id": "killed"})
+    print(schema, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no except, no finally: the schema stays
+
+cases.create_case_with(engine, title="Killed", created_by=None, build=build)
+"""
+
+
+def test_a_case_left_half_made_by_a_killed_process_is_removed(server: Engine) -> None:
+    """SIGKILL while a case is being made leaves its schema without a row; the next case
+    made (and the server's start) removes it, and nothing else."""
+    before = case_schemas(server)
+    url = server.url.render_as_string(hide_password=False)
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_CASE, url, SERVER_KEY.hex()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    left = run.stdout.strip()
+    assert left.startswith("case_") and left in case_schemas(server)
+    assert left not in {c.schema_name for c in cases.list_cases(server, account_id=0, role="admin")}
+    made = cases.create_case(server, SERVER_KEY, title="Next", created_by=None)
+    assert case_schemas(server) == before | {made.schema_name}
+    assert cases.remove_unfinished(server) == []  # nothing else is taken for unfinished
+
+
+def test_a_case_being_made_is_not_taken_for_one_left_behind(server: Engine) -> None:
+    building, finish = threading.Event(), threading.Event()
+    made: list[cases.Case] = []
+    seen: list[str] = []
+
+    def slow_build(schema: str) -> None:
+        postgres.CaseStore.create(server, schema, SERVER_KEY, {"diary_id": "slow"})
+        seen.append(schema)
+        building.set()
+        assert finish.wait(60)
+
+    worker = threading.Thread(
+        target=lambda: made.append(
+            cases.create_case_with(server, title="Slow", created_by=None, build=slow_build)
+        )
+    )
+    worker.start()
+    try:
+        assert building.wait(60)
+        assert cases.remove_unfinished(server) == []
+        assert seen[0] in case_schemas(server)
+    finally:
+        finish.set()
+        worker.join(60)
+    assert made and made[0].schema_name == seen[0] in case_schemas(server)
 
 
 def test_unknown_cases_are_reported(server: Engine) -> None:

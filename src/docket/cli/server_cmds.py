@@ -29,7 +29,7 @@ from docket.errors import (
     RecordNotFound,
     ServerConfigError,
 )
-from docket.server import accounts, audit, db
+from docket.server import accounts, audit, cases, db
 from docket.server import config as server_config
 from docket.server.schema import ROLES
 from docket.store import postgres
@@ -448,6 +448,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
     engine = postgres.make_engine(settings.database_url, pool_size=max(5, threads // 2))
     try:
         db.check_current(engine)
+        for schema in cases.remove_unfinished(engine):
+            render.err.print(
+                f"Removed {schema}: a case that was being made when Docket last stopped, "
+                "and was never finished (no one could open it)."
+            )
         app = create_server_app(settings, engine)
 
         async def widen() -> None:  # the thread pool that runs the pages' database work

@@ -4,6 +4,10 @@ A case is one row in ``docket.case`` and one PostgreSQL schema (``case_<id>``) h
 case's diary (:class:`docket.store.postgres.CaseStore`). The row is written last, only once
 the schema and its diary are complete, so a case that failed half-way (or a server that
 stopped half-way) never appears in any list; if anything fails, the new schema is dropped.
+A schema left behind by a process that was killed while making a case (so had no chance to
+drop it) is removed by :func:`remove_unfinished`, which runs before every new case is made
+and when the server starts; while a case is being made, its maker holds an advisory lock
+named after the schema, so a schema still being built is never taken for one left behind.
 
 Who may open a case: administrators every case; caseworkers and victims only the cases
 granted to them (``docket.case_access``), and a victim's account at most one case.
@@ -12,12 +16,25 @@ granted to them (``docket.case_access``), and a victim's account at most one cas
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from docket.api import Diary
@@ -115,6 +132,7 @@ def create_case_with(
     (:func:`create_case`) and for a diary file brought in (``docket.server.transfer``).
     """
     title = check_title(title)
+    remove_unfinished(engine)
     with translate_errors(), engine.begin() as conn:
         if created_by is not None:
             _check_account(conn, created_by)
@@ -126,6 +144,18 @@ def create_case_with(
             ).scalar_one()
         )
     schema = schema_for(case_id)
+    with translate_errors(), _building(engine, schema):
+        return _build_case(engine, case_id, schema, title, created_by, build)
+
+
+def _build_case(
+    engine: Engine,
+    case_id: int,
+    schema: str,
+    title: str,
+    created_by: int | None,
+    build: Callable[[str], None],
+) -> Case:
     try:
         build(schema)
         with translate_errors(), engine.begin() as conn:
@@ -145,6 +175,64 @@ def create_case_with(
         _drop_schema(engine, schema)
         raise
     return _case(row)
+
+
+_CASE_SCHEMA = re.compile(r"case_[1-9][0-9]*")
+
+
+def _build_lock(schema: str) -> int:
+    digest = hashlib.sha256(f"docket case build {schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _building(engine: Engine, schema: str) -> Iterator[None]:
+    """Hold the advisory lock that says ``schema`` is being made, on a connection of its
+    own, for as long as the case is being made. The database lets it go if this process
+    dies, and so then does the schema's claim."""
+    with engine.connect() as guard:
+        guard.execute(select(func.pg_advisory_lock(_build_lock(schema))))
+        guard.commit()
+        try:
+            yield
+        finally:
+            guard.execute(select(func.pg_advisory_unlock(_build_lock(schema))))
+            guard.commit()
+
+
+def remove_unfinished(engine: Engine) -> list[str]:
+    """Drop every case schema that has no case row and that nobody is making now: what a
+    process killed while making a case left behind (it holds no case anyone can list or
+    open). Returns the schemas removed."""
+    with translate_errors(), engine.connect() as conn:
+        names = conn.execute(
+            text(
+                "SELECT n.nspname FROM pg_namespace n WHERE n.nspname LIKE 'case\\_%' "
+                'AND NOT EXISTS (SELECT 1 FROM docket."case" c WHERE c.schema_name = n.nspname) '
+                "ORDER BY n.nspname"
+            )
+        ).scalars()
+        unfinished = [name for name in names if _CASE_SCHEMA.fullmatch(name)]
+        conn.rollback()
+        removed = []
+        for schema in unfinished:
+            key = _build_lock(schema)
+            if not conn.execute(select(func.pg_try_advisory_lock(key))).scalar_one():
+                conn.rollback()
+                continue  # being made right now
+            try:
+                still = conn.execute(select(case.c.id).where(case.c.schema_name == schema)).first()
+                if still is None:
+                    conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                    removed.append(schema)
+                conn.commit()
+            except BaseException:
+                conn.rollback()  # (the lock is the session's: it outlives the transaction)
+                raise
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(key)))
+                conn.commit()
+    return removed
 
 
 def _drop_schema(engine: Engine, schema: str) -> None:
