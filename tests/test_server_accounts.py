@@ -645,7 +645,10 @@ def test_a_new_authenticator_does_not_switch_off_the_old_one_until_confirmed(
             .where(account.c.id == other.id)
             .values(totp_secret=sealed, totp_enabled=True)
         )
-    with pytest.raises(ServerConfigError, match="cannot be opened"):
+    with pytest.raises(
+        ServerConfigError,
+        match=f"^Account {other.id}'s authenticator secret cannot be opened with this server key",
+    ):
         accounts.authenticate(
             server,
             settings,

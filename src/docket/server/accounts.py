@@ -499,7 +499,7 @@ def unlock_account(
 
 
 def _sealer(settings: ServerSettings, account_id: int) -> ServerKey:
-    return ServerKey(settings.server_key, f"account:{account_id}")
+    return ServerKey(settings.server_key, f"account:{account_id}", holder=f"Account {account_id}")
 
 
 def _totp(secret: str) -> pyotp.TOTP:

@@ -61,10 +61,17 @@ END $$
 )
 
 
-class ServerKey:
-    """Seals secrets kept in a case's tables under the server's 32-byte key."""
+# what each sealed secret is, in words, for the messages below
+_SEALED_WORDS = {"log_key": "signing key", "totp": "authenticator secret"}
 
-    def __init__(self, key: bytes, case: str) -> None:
+
+class ServerKey:
+    """Seals secrets kept in the server's tables under its 32-byte key, each bound to where
+    it is kept (``scope``: a case's schema, or an account) so that a sealed value copied
+    elsewhere does not open. ``holder`` names that place in messages ("The case", "Account
+    7")."""
+
+    def __init__(self, key: bytes, case: str, *, holder: str = "The case") -> None:
         if len(key) != 32:
             raise ServerConfigError(
                 "The server key must be 32 bytes.",
@@ -74,6 +81,7 @@ class ServerKey:
             )
         self._aead = AESGCM(key)
         self._case = case
+        self._holder = holder
 
     def _aad(self, name: str) -> bytes:
         return f"docket case {self._case} {name}".encode()
@@ -84,9 +92,10 @@ class ServerKey:
         return SEALED_PREFIX + base64.b64encode(sealed).decode()
 
     def open(self, name: str, sealed: str) -> bytes:
+        what = f"{self._holder}'s {_SEALED_WORDS.get(name, name)}"
         if not sealed.startswith(SEALED_PREFIX):
             raise ServerConfigError(
-                f"The case's {name} is not sealed.",
+                f"{what} is not sealed.",
                 cause="The row was written without the server key, or was changed by hand.",
                 hint="Restore the database from a backup.",
             )
@@ -95,8 +104,8 @@ class ServerKey:
             return self._aead.decrypt(raw[:12], raw[12:], self._aad(name))
         except InvalidTag as exc:
             raise ServerConfigError(
-                f"The case's {name} cannot be opened with this server key.",
-                cause="The server key in the configuration is not the one the case was made "
+                f"{what} cannot be opened with this server key.",
+                cause="The server key in the configuration is not the one it was sealed "
                 "with, or the row was changed.",
                 hint="Check DOCKET_SERVER_KEY (or server_key in the configuration file).",
             ) from exc
