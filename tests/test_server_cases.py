@@ -31,12 +31,13 @@ from docket.api import Diary
 from docket.cli import cli
 from docket.errors import (
     CaseNotFound,
+    CopyRefused,
     DiaryDamaged,
     DiaryExists,
     InputError,
     PassphraseRejected,
     RecordNotFound,
-    ServerError,
+    VictimHasCase,
     WrongPassphrase,
 )
 from docket.ledger import log
@@ -391,7 +392,7 @@ def test_a_victim_has_one_case_only(server: Engine) -> None:
     other = cases.create_case(server, SERVER_KEY, title="other", created_by=None)
     cases.grant(server, own.id, victim, None)
     cases.grant(server, own.id, victim, None)  # the same case again is fine
-    with pytest.raises(InputError, match="one case only") as refused:
+    with pytest.raises(VictimHasCase, match="one case only") as refused:
         cases.grant(server, other.id, victim, None)
     assert f"case {own.id}" in refused.value.message
     assert not cases.can_access(server, account_id=victim, role="victim", case_id=other.id)
@@ -550,7 +551,7 @@ def test_a_row_the_server_refuses_mid_copy_makes_no_case(
     # after the evidence chunks and the log, so the copy fails part of the way through.
     with Diary.open(path, PASSPHRASE) as d, d.store.write() as conn:
         raw(conn).execute("UPDATE person SET name = 'Sam' || char(0) || 'Example'")
-    with pytest.raises(ServerError, match="person table") as refused:
+    with pytest.raises(CopyRefused, match="person table") as refused:
         transfer.import_diary(server, SERVER_KEY, path, PASSPHRASE, title="t", created_by=None)
     assert "Sam" not in str(refused.value.as_dict())  # the database's message is not passed on
 
@@ -563,7 +564,7 @@ def test_copying_into_a_store_that_holds_records_is_refused(server: Engine, tmp_
     before = log_state(case_store(server, used))
     with (
         Diary.open(path, PASSPHRASE) as source,
-        pytest.raises(ServerError, match="already holds records"),
+        pytest.raises(CopyRefused, match="already holds records"),
     ):
         transfer.copy_diary(source.store, case_store(server, used))
     assert log_state(case_store(server, used)) == before
@@ -787,7 +788,7 @@ def test_cases_from_the_command_line(
     refused = run_cli(["server", "case", "grant", str(other["id"]), victim], server_env)
     assert refused.returncode == 2
     assert "one case only" in said(refused.stderr)
-    assert "error code: invalid_input" in said(refused.stderr)
+    assert "error code: server.victim_has_case" in said(refused.stderr)
     unknown = run_cli(["server", "case", "grant", str(case_id), "nobody-here"], server_env)
     assert unknown.returncode == 2 and "no account called 'nobody-here'" in said(unknown.stderr)
     missing = run_cli(["server", "case", "grant", "999999999", worker], server_env)

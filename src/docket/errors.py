@@ -275,6 +275,19 @@ class NotAllowed(ServerError):
     code = "server.not_allowed"
 
 
+class VictimHasCase(InputError):
+    """A victim's account already has its one case."""
+
+    code = "server.victim_has_case"
+
+
+class CopyRefused(ServerError):
+    """A diary was not copied into a case, or a case out to a file: the target was not new,
+    a row could not be written, or the copy did not check out. Nothing was kept."""
+
+    code = "server.copy_refused"
+
+
 class LoginFailed(ServerError):
     code = "server.login_failed"
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from docket.api import Diary
-from docket.errors import CaseNotFound, InputError, RecordNotFound
+from docket.errors import CaseNotFound, InputError, RecordNotFound, VictimHasCase
 from docket.server.schema import ROLES, account, case, case_access
 from docket.store.postgres import CaseStore, translate_errors
 
@@ -352,7 +352,7 @@ def grant(engine: Engine, case_id: int, account_id: int, granted_by: int | None)
                 )
             ).first()
             if other is not None:
-                raise InputError(
+                raise VictimHasCase(
                     f"This victim's account already has access to case {other[0]}; a victim's "
                     "account can have one case only.",
                     cause="A victim sees and adds to their own case and nothing else.",

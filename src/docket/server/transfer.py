@@ -30,7 +30,7 @@ from sqlcipher3 import dbapi2
 
 from docket import integrity, search
 from docket.api import Diary
-from docket.errors import DiaryDamaged, DiaryExists, DiaryTooNew, ServerError
+from docket.errors import CopyRefused, DiaryDamaged, DiaryExists, DiaryTooNew
 from docket.ledger import log, merkle
 from docket.store import keys
 from docket.store.base import Store, dialect, raw, sealer
@@ -119,7 +119,7 @@ def _clear_new(conn: Connection, store: Store) -> None:
             None,
         )
     if used is not None:
-        raise ServerError(
+        raise CopyRefused(
             f"{store.label} already holds records, so a diary cannot be copied into it.",
             hint="Copy into a new case or a new diary file.",
         )
@@ -227,7 +227,7 @@ def _copy_table(
                 put(batch)
                 copied += len(batch)
     except _REFUSED as exc:
-        raise ServerError(
+        raise CopyRefused(
             f"A row of the diary's {table.name} table could not be written to "
             f"{target.label}, so nothing was copied.",
             cause="The diary holds a value the target database cannot take, or the diary's "
@@ -359,7 +359,7 @@ def import_diary(
                         hint="Run 'docket verify' on the diary file to see what is affected.",
                         details=_problems(own),
                     ) from None
-                raise ServerError(
+                raise CopyRefused(
                     "The copy of the diary on the server did not check out, so it was not "
                     "kept. No case was made.",
                     cause="The server's database changed or lost part of the copy.",
@@ -417,7 +417,7 @@ def export_case(
                         "server's administrator.",
                         details=_problems(own),
                     ) from None
-                raise ServerError(
+                raise CopyRefused(
                     "The exported diary did not check out, so it was not kept.",
                     cause="The disk may be full or failing.",
                     hint="Free some space or write to another disk, then try again.",
