@@ -434,10 +434,16 @@ class _Writer:
                 self.summary.files_missing += 1
             else:
                 stored = blobs.put_chunks(self.conn, a.chunks())
+                # the bytes decide; a declared type is kept only where it is a narrower kind
+                # of what they show (a .docx is a zip, a .msg an OLE2 file, a .csv text)
                 entry.update(
                     sha256=stored.sha256.hex(),
                     size=stored.size,
-                    media_type=media.sniff(stored.head) if stored.size else a.media_type,
+                    media_type=(
+                        media.refine(media.sniff(stored.head), a.media_type, stored.head)
+                        if stored.size
+                        else a.media_type
+                    ),
                     declared_type=a.media_type,
                 )
                 self.summary.files_stored += 1

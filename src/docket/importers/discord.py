@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +45,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from docket.errors import ImportFormatError, Location
+from docket.importers._zip import first_member_head, is_zip
 from docket.importers.base import (
     Attachment,
     CallType,
@@ -61,15 +60,12 @@ from docket.importers.base import (
     TimeNote,
 )
 from docket.importers.telegram import (
-    ZIP_READ_ERRORS,
     ExportZip,
-    JsonBroken,
     JsonRecords,
     Record,
     RecordSpec,
-    broken_error,
     raw_text,
-    read_error,
+    read_records,
     type_from_name,
     wall_clock,
 )
@@ -157,19 +153,9 @@ class _Discord:
 
     def read(self, opener: Callable[[], IO[bytes]]) -> Iterator[Item | ImportWarning]:
         records = JsonRecords(opener, SPEC)
-        try:
-            for rec in records:
-                if isinstance(rec, ImportWarning):
-                    yield rec
-                    continue
-                yield from self._record(rec, records)
-        except JsonBroken as broken:
-            walker = records.walker
-            if records.count == 0 and (walker is None or not walker.root_keys):
-                raise self._not_discord() from broken
-            raise broken_error("Discord", self.name, broken, _EXPORT_AGAIN) from broken
-        except OSError as exc:
-            raise read_error(self.name) from exc
+        yield from read_records(
+            records, self._record, "Discord", self.name, _EXPORT_AGAIN, self._not_discord
+        )
         walker = records.walker
         assert walker is not None
         keys = set(walker.root_keys)
@@ -380,7 +366,7 @@ class Discord(Importer):
             if jsons and any(".json_Files/" in n for n in names):
                 return 0.9
             if jsons and not any(posixpath.basename(n).lower() == "result.json" for n in jsons):
-                inner = _first_member_head(probe.head)
+                inner = first_member_head(probe.head)
                 return min(_json_score(inner), 0.9) if inner else 0.0
             return 0.0
         if probe.head.startswith(b"PK"):
@@ -399,7 +385,7 @@ class Discord(Importer):
                 _EXPORT_AGAIN,
                 name,
             )
-        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if is_zip(head):
             yield from self._zip(source, context, name, tz)
             return
         yield from _Discord(context, name, tz, None, "", None).read(source.open)
@@ -414,52 +400,20 @@ class Discord(Importer):
                 for m in export.members
                 if m.lower().endswith(".json") and "_Files/" not in m  # not a downloaded file
             )
-            exports = [m for m in found if _json_score(_member_head(export, m)) > 0]
-            if not exports:
-                raise _format_error(
-                    "This zip file does not contain a Discord export.",
-                    "DiscordChatExporter writes each conversation to a .json file that starts "
-                    "with the server and the channel, and there is none in this zip.",
-                    "Check that this is the zip of the export folder. " + _EXPORT_AGAIN,
-                    name,
-                )
-            for member in exports:
-                info = export.members[member]
-
-                def opener(info: zipfile.ZipInfo = info) -> IO[bytes]:
-                    return export.open(info)
-
-                reader = _Discord(context, name, tz, export, posixpath.dirname(member), member)
-                try:
-                    yield from reader.read(opener)
-                except ZIP_READ_ERRORS as exc:
-                    raise export.damaged() from exc
-        finally:
+            exports = [m for m in found if _json_score(export.head(export.members[m], 4096)) > 0]
+        except BaseException:
             export.close()
-
-
-def _member_head(export: ExportZip, member: str) -> bytes:
-    try:
-        with export.open(export.members[member]) as f:
-            return f.read(4096)
-    except ZIP_READ_ERRORS as exc:
-        raise export.damaged() from exc
-
-
-def _first_member_head(head: bytes) -> bytes:
-    """The first bytes of a zip's first member, from the zip's own first bytes, when that
-    member is stored plainly or deflated."""
-    if len(head) < 30 or not head.startswith(b"PK\x03\x04"):
-        return b""
-    method = int.from_bytes(head[8:10], "little")
-    name_len = int.from_bytes(head[26:28], "little")
-    extra_len = int.from_bytes(head[28:30], "little")
-    data = head[30 + name_len + extra_len :]
-    if method == 0:
-        return data[:8192]
-    if method == 8:
-        try:
-            return zlib.decompressobj(-15).decompress(data, 8192)
-        except zlib.error:
-            return b""
-    return b""
+            raise
+        if not exports:
+            export.close()
+            raise _format_error(
+                "This zip file does not contain a Discord export.",
+                "DiscordChatExporter writes each conversation to a .json file that starts "
+                "with the server and the channel, and there is none in this zip.",
+                "Check that this is the zip of the export folder. " + _EXPORT_AGAIN,
+                name,
+            )
+        yield from export.read_json(
+            exports,
+            lambda m: _Discord(context, name, tz, export, posixpath.dirname(m), m).read,
+        )

@@ -42,16 +42,22 @@ from docket.importers.base import (
     Probe,
     Source,
 )
+from docket.model.media import (
+    DOCX,
+    OCTET,
+    OLE,
+    OLE_MAGIC,
+    PPTX,
+    XLSX,
+    ZIP,
+    ole_names,
+    ole_type,
+    refine_zip,
+    zip_type,
+)
 
 CHUNK: Final = 1 << 20  # bytes per attachment chunk
 HEAD: Final = 64 * 1024  # bytes looked at to tell the type
-
-OCTET: Final = "application/octet-stream"
-ZIP: Final = "application/zip"
-OLE: Final = "application/x-ole-storage"
-DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PPTX: Final = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 # Plain text and the structured text formats other importers read: never "evidence files" on
 # their own (score 0), though a person may still keep one with --format file.
@@ -230,7 +236,7 @@ _SIGNATURES: Final[tuple[tuple[bytes, str], ...]] = (
     (b"#!AMR-WB\n", "audio/amr-wb"),
     (b"#!AMR\n", "audio/amr"),
     (b"{\\rtf", "application/rtf"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", OLE),
+    (OLE_MAGIC, OLE),
     (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
     (b"Rar!\x1a\x07", "application/vnd.rar"),
     (b"\x1f\x8b", "application/gzip"),
@@ -262,19 +268,6 @@ FTYP_BRANDS: Final[dict[bytes, str]] = {
     b"3g2c": "video/3gpp2",
 }
 
-_OOXML_PARTS: Final[tuple[tuple[str, str], ...]] = (
-    ("word/", DOCX),
-    ("xl/", XLSX),
-    ("ppt/", PPTX),
-)
-_OLE_STREAMS: Final[tuple[tuple[str, str], ...]] = (
-    ("worddocument", "application/msword"),
-    ("workbook", "application/vnd.ms-excel"),
-    ("book", "application/vnd.ms-excel"),
-    ("powerpoint document", "application/vnd.ms-powerpoint"),
-    ("__properties_version1.0", "application/vnd.ms-outlook"),
-    ("__substg1.0_", "application/vnd.ms-outlook"),
-)
 _HTML: Final = re.compile(rb"<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
 
@@ -310,7 +303,8 @@ def _ebml(head: bytes) -> str:
 
 def sniff_head(head: bytes) -> str:
     """The media type of a file that starts with ``head``, from its magic number; containers
-    (zip, OLE2) come back as such, see :func:`refine_zip` and :func:`ole_type`."""
+    (zip, OLE2) come back as such, see :func:`detect` (and ``docket.model.media``, which
+    holds what looks into them)."""
     for magic, media_type in _SIGNATURES:
         if head.startswith(magic):
             return media_type
@@ -386,74 +380,12 @@ def _text_shape(sample: bytes) -> str:
     return "text/plain"
 
 
-def refine_zip(names: tuple[str, ...] | list[str], mimetype: bytes = b"") -> str:
-    """What a zip holds, from its member names (and its ``mimetype`` member, for OpenDocument
-    and EPUB): an office document, or just a zip."""
-    if mimetype:
-        declared = mimetype.strip().decode("ascii", "replace")
-        if declared.startswith("application/vnd.oasis.opendocument.") or (
-            declared == "application/epub+zip"
-        ):
-            return declared
-    if "[Content_Types].xml" in names:
-        for prefix, media_type in _OOXML_PARTS:
-            if any(n.startswith(prefix) for n in names):
-                return media_type
-    return ZIP
-
-
-def _zip_mimetype_from_head(head: bytes) -> bytes:
-    """OpenDocument and EPUB put an uncompressed ``mimetype`` member first: read it from the
-    zip's first bytes."""
-    if len(head) < 30 or not head.startswith(b"PK\x03\x04"):
-        return b""
-    method = int.from_bytes(head[8:10], "little")
-    size = int.from_bytes(head[18:22], "little")
-    name_len = int.from_bytes(head[26:28], "little")
-    extra_len = int.from_bytes(head[28:30], "little")
-    if method != 0 or head[30 : 30 + name_len] != b"mimetype" or size > 200:
-        return b""
-    start = 30 + name_len + extra_len
-    return head[start : start + size]
-
-
-def ole_names(read_at: Callable[[int, int], bytes]) -> list[str]:
-    """The names in an OLE2 compound file's first directory sector (enough to tell Word,
-    Excel, PowerPoint and Outlook apart: their main streams come first)."""
-    header = read_at(0, 512)
-    if len(header) < 512 or not header.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return []
-    shift = int.from_bytes(header[30:32], "little")
-    if shift not in (9, 12):
-        return []
-    size = 1 << shift
-    first_dir = int.from_bytes(header[48:52], "little")
-    if first_dir >= 0xFFFFFFFA:
-        return []
-    sector = read_at((first_dir + 1) * size, size)
-    names: list[str] = []
-    for at in range(0, len(sector) - 127, 128):
-        entry = sector[at : at + 128]
-        length = int.from_bytes(entry[64:66], "little")
-        if 2 <= length <= 64 and entry[66] in (1, 2, 5):
-            names.append(entry[: length - 2].decode("utf-16-le", "replace"))
-    return names
-
-
-def ole_type(names: list[str]) -> str:
-    lowered = [n.lower() for n in names]
-    for stream, media_type in _OLE_STREAMS:
-        if any(n == stream or (stream.endswith("_") and n.startswith(stream)) for n in lowered):
-            return media_type
-    return OLE
-
-
 def detect_probe(probe: Probe) -> str:
     """The type of the file behind ``probe``, from what the probe holds."""
     head = probe.head
     found = sniff_head(head)
     if found == ZIP:
-        return refine_zip(probe.zip_names, _zip_mimetype_from_head(head))
+        return zip_type(head) or refine_zip(probe.zip_names)
     if found == OLE:
         return ole_type(ole_names(lambda at, n: head[at : at + n]))
     return found

@@ -51,14 +51,15 @@ import json
 import posixpath
 import re
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, ClassVar, Final, Literal
 
-from docket.errors import ImportFormatError, ImportTooLarge, Location
+from docket.errors import ImportFormatError, Location
+from docket.importers._zip import READ_ERRORS as _READ_ERRORS
+from docket.importers._zip import Archive, ZipRules, is_zip
 from docket.importers.base import (
     Attachment,
     CallType,
@@ -71,17 +72,14 @@ from docket.importers.base import (
     Probe,
     Source,
 )
-from docket.model.media import HEAD_BYTES, sniff
 
 # --- limits -----------------------------------------------------------------------------------
 
 BLOCK: Final = 1 << 20  # bytes read at a time
-CHUNK: Final = 1 << 20  # bytes per attachment chunk
 MAX_RECORD: Final = 64 << 20  # bytes of one message; Meta's are a few kilobytes
 MAX_META: Final = 16 << 20  # bytes of one value beside the messages (the participants list)
 MAX_ZIP_TOTAL: Final = 64 << 30  # 64 GiB uncompressed in all
-MAX_RATIO: Final = 200  # compression ratio that no photo, video or JSON text reaches...
-RATIO_MIN_SIZE: Final = 100 << 20  # ...checked for members larger than 100 MiB
+MAX_ZIP_MEMBERS: Final = 500_000  # files in one part of a download (up to 64 GiB of them)
 MAX_PEEKS: Final = 10_000  # .json members looked into to find end-to-end-encrypted threads
 PEEK_BYTES: Final = 64 << 10
 MAX_RECIPIENTS: Final = 25  # beyond this many other participants, recipients are not listed
@@ -156,7 +154,6 @@ EXTENSION_TYPES: Final[dict[str, str]] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "zip": "application/zip",
 }
-VAGUE_TYPES: Final = frozenset({"application/octet-stream", "text/plain", "application/zip"})
 
 NOTE_NOT_IN_EXPORT: Final = "not included in the export"
 NOTE_NOT_IN_ZIP: Final = "not found in the zip"
@@ -642,31 +639,25 @@ def _broken_error(err: _Broken, name: str, member: str, app: str) -> ImportForma
     )
 
 
-def _too_large(message: str, cause: str, name: str) -> ImportTooLarge:
-    return ImportTooLarge(
-        message,
-        cause=cause,
-        hint="Download your information again from Meta, and import the new zip file. If it "
-        "is still refused, unzip it and import each conversation's message_1.json file.",
-        location=Location(file=name or None),
+def _zip_rules() -> ZipRules:
+    return ZipRules(
+        max_total=MAX_ZIP_TOTAL,
+        max_members=MAX_ZIP_MEMBERS,
+        contents="photos, videos or message files",
+        export="A Meta download",
+        total_note="That is more than a Meta download holds in one part",
+        too_large_hint="Download your information again from Meta, and import the new zip "
+        "file. If it is still refused, unzip it and import each conversation's "
+        "message_1.json file.",
+        damaged_cause="The download or the copy may have stopped before the end, or the file "
+        "was changed after Meta made it.",
+        damaged_hint="Download the zip file again (Meta keeps it for a few days), or copy it "
+        "again, and import the new copy.",
     )
-
-
-# What reading a damaged zip member can raise; opening one can also raise the rest.
-_READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error)
-_ZIP_ERRORS = (*_READ_ERRORS, ValueError, NotImplementedError)
 
 
 def _damaged_zip(name: str, member: str = "") -> ImportFormatError:
-    inside = f" (Docket could not read {member} in it)" if member else ""
-    return _format_error(
-        f"This zip file is damaged or incomplete{inside}, so Docket cannot read it.",
-        "The download or the copy may have stopped before the end, or the file was changed "
-        "after Meta made it.",
-        "Download the zip file again (Meta keeps it for a few days), or copy it again, and "
-        "import the new copy.",
-        name,
-    )
+    return _zip_rules().damaged(name, member)
 
 
 # --- the export: one JSON file, or the conversations and media in a zip --------------------------
@@ -738,14 +729,13 @@ class _Export:
         self._source = source
         self._name = name
         self._app = app
-        self._file: IO[bytes] | None = None
-        self.zip: zipfile.ZipFile | None = None
+        self.archive: Archive | None = None
         self.docs: list[_Doc] = []
         self._by_name: dict[str, zipfile.ZipInfo] = {}
         self._by_tail: dict[str, list[zipfile.ZipInfo]] = {}
         with source.open() as f:
             head = f.read(PEEK_BYTES)
-        if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        if is_zip(head):
             self._open_zip()
         elif meta_html(head):
             raise _html_error(app, name)
@@ -753,29 +743,20 @@ class _Export:
             self.docs = [_Doc("")]
 
     def _open_zip(self) -> None:
-        name = self._name
-        f = self._source.open()  # opened through the source, so progress can follow it
+        # opened through the source, so progress can follow it
+        archive = Archive(self._source, self._name, _zip_rules())
+        infos = [
+            i
+            for i in archive.infos
+            if not i.filename.startswith("__MACOSX/")
+            and not posixpath.basename(i.filename).startswith("._")
+        ]
         try:
-            zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            f.close()
-            raise _damaged_zip(name) from exc
-        try:
-            infos = [
-                i
-                for i in zf.infolist()
-                if not i.is_dir()
-                and not i.filename.startswith("__MACOSX/")
-                and not posixpath.basename(i.filename).startswith("._")
-            ]
-            _check_sizes(infos, name)
-            self.docs = self._find_docs(zf, infos)
+            self.docs = self._find_docs(archive, infos)
         except BaseException:
-            zf.close()
-            f.close()
+            archive.close()
             raise
-        self.zip = zf
-        self._file = f
+        self.archive = archive
         chosen = {d.path for d in self.docs}
         for i in infos:
             if i.filename in chosen:
@@ -783,7 +764,7 @@ class _Export:
             self._by_name.setdefault(i.filename, i)
             self._by_tail.setdefault(_tail(i.filename), []).append(i)
 
-    def _find_docs(self, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[_Doc]:
+    def _find_docs(self, archive: Archive, infos: list[zipfile.ZipInfo]) -> list[_Doc]:
         numbered: list[tuple[str, int, str, zipfile.ZipInfo]] = []
         others: list[zipfile.ZipInfo] = []
         html = False
@@ -800,12 +781,7 @@ class _Export:
         candidates = in_messages if (numbered or in_messages) else others
         flat: list[tuple[str, int, str, zipfile.ZipInfo]] = []
         for i in sorted(candidates, key=lambda i: i.filename)[:MAX_PEEKS]:
-            try:
-                with zf.open(i) as member:
-                    head = member.read(PEEK_BYTES)
-            except _ZIP_ERRORS as exc:
-                raise _damaged_zip(self._name, i.filename) from exc
-            if _thread_head(head):
+            if _thread_head(archive.head(i, PEEK_BYTES)):
                 flat.append((posixpath.dirname(i.filename), 0, i.filename, i))
         found = sorted(numbered + flat, key=lambda t: t[:3])
         if found:
@@ -826,18 +802,13 @@ class _Export:
         )
 
     def open(self, doc: _Doc) -> IO[bytes]:
-        if self.zip is not None and doc.info is not None:
-            try:
-                return self.zip.open(doc.info)
-            except _ZIP_ERRORS as exc:
-                raise _damaged_zip(self._name, doc.path) from exc
+        if self.archive is not None and doc.info is not None:
+            return self.archive.open(doc.info)
         return self._source.open()
 
     def close(self) -> None:
-        if self.zip is not None:
-            self.zip.close()
-        if self._file is not None:
-            self._file.close()
+        if self.archive is not None:
+            self.archive.close()
 
     def find(self, uri: str, doc: _Doc) -> zipfile.ZipInfo | None:
         """The zip member a message's ``uri`` names: the path from the download's root, or
@@ -863,53 +834,8 @@ class _Export:
         return max(candidates, key=lambda i: (_common(i.filename, doc.path), i.filename))
 
     def attachment(self, info: zipfile.ZipInfo, name: str, by_ext: str | None) -> Attachment:
-        assert self.zip is not None
-        zf = self.zip
-        try:
-            with zf.open(info) as f:
-                head = f.read(HEAD_BYTES)
-        except _ZIP_ERRORS as exc:
-            raise _damaged_zip(self._name, info.filename) from exc
-        media_type = sniff(head) if head else None
-        if media_type is None or (media_type in VAGUE_TYPES and by_ext is not None):
-            media_type = by_ext or media_type
-        return Attachment(name, media_type, _member_chunks(zf, info, self._name))
-
-
-def _check_sizes(infos: list[zipfile.ZipInfo], name: str) -> None:
-    total = sum(i.file_size for i in infos)
-    if total > MAX_ZIP_TOTAL:
-        raise _too_large(
-            f"This zip file would expand to more than {MAX_ZIP_TOTAL >> 30} GiB, so Docket "
-            "has not opened it.",
-            f"Its contents add up to {total / (1 << 30):.1f} GiB. That is more than a Meta "
-            "download holds in one part, so the file may be damaged or made to fill the disk.",
-            name,
-        )
-    for i in infos:
-        if i.file_size > RATIO_MIN_SIZE and i.file_size > MAX_RATIO * max(i.compress_size, 1):
-            raise _too_large(
-                "A file inside this zip is packed far more tightly than real photos, videos "
-                "or message files can be, so Docket has not opened the zip.",
-                f"The file {i.filename!r} would expand more than {MAX_RATIO} times, to "
-                f"{i.file_size / (1 << 20):.0f} MiB. A Meta download never does that, so the "
-                "zip may be damaged or made to fill up the disk.",
-                name,
-            )
-
-
-def _member_chunks(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, export_name: str
-) -> Callable[[], Iterator[bytes]]:
-    def chunks() -> Iterator[bytes]:
-        try:
-            with zf.open(info) as f:
-                while block := f.read(CHUNK):
-                    yield block
-        except _READ_ERRORS as exc:
-            raise _damaged_zip(export_name, info.filename) from exc
-
-    return chunks
+        assert self.archive is not None
+        return self.archive.attachment(info, name, by_ext)
 
 
 # --- pass 1: what the whole file says about the conversation -------------------------------------
@@ -1335,7 +1261,7 @@ class _Reader:
         if uri.strip().lower().startswith(("http://", "https://")):
             return Attachment(name, by_ext, None, NOTE_LINK), None
         export = self._export
-        if export.zip is None:
+        if export.archive is None:
             self._placeholders += 1
             return Attachment(name, by_ext, None, NOTE_NOT_IN_EXPORT), None
         info = export.find(uri, self._doc)

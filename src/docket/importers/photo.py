@@ -37,7 +37,6 @@ import math
 import re
 import warnings
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,7 +46,8 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from docket.errors import ImportFormatError, ImportTooLarge, Location
+from docket.errors import ImportFormatError, Location
+from docket.importers._zip import OPEN_ERRORS, Archive, ZipRules
 from docket.importers.base import (
     PROBE_BYTES,
     Attachment,
@@ -61,9 +61,7 @@ from docket.importers.base import (
 )
 from docket.importers.evidence_file import (
     EXTENSION_TYPES,
-    OCTET,
     TEXT_TYPES,
-    ZIP,
     content_key,
     describe,
     extension_of,
@@ -71,14 +69,12 @@ from docket.importers.evidence_file import (
     same_kind,
     sniff_head,
 )
+from docket.model.media import OCTET, ZIP
 from docket.model.timeparse import MONTHS, zone
 
 # --- limits -----------------------------------------------------------------------------------
 
-CHUNK: Final = 1 << 20  # bytes per attachment chunk
 MAX_ZIP_TOTAL: Final = 20 << 30  # 20 GiB uncompressed in all (as for WhatsApp zips)
-MAX_RATIO: Final = 200  # compression ratio that no photo or video reaches...
-RATIO_MIN_SIZE: Final = 100 << 20  # ...checked for members larger than 100 MiB
 MAX_MEMBERS: Final = 200_000  # files in one zip
 # HEIC and WebP readers load the whole file to find its metadata: not beyond this size.
 MAX_WHOLE_READ: Final = 256 << 20
@@ -149,36 +145,25 @@ def _format_error(
     )
 
 
-def _damaged_zip(name: str) -> ImportFormatError:
-    return _format_error(
-        "This zip file is damaged or incomplete, so Docket cannot read it.",
-        "The copy or download may have stopped before the end, or the file was changed "
-        "after it was made.",
-        "Make the zip again, or copy it again, and import the new copy. You can also import "
-        "the photos one by one.",
-        name,
+def _zip_rules() -> ZipRules:
+    return ZipRules(
+        max_total=MAX_ZIP_TOTAL,
+        max_members=MAX_MEMBERS,
+        contents="photos or videos",
+        export="",
+        total_note="",
+        too_large_hint="Unzip it on a computer you trust and import the photos one by one, "
+        "or in smaller zips.",
+        damaged_cause="The copy or download may have stopped before the end, or the file was "
+        "changed after it was made.",
+        damaged_hint="Make the zip again, or copy it again, and import the new copy. You can "
+        "also import the photos one by one.",
     )
 
 
-def _too_large(message: str, cause: str, name: str) -> ImportTooLarge:
-    return ImportTooLarge(
-        message,
-        cause=cause,
-        hint="Unzip it on a computer you trust and import the photos one by one, or in "
-        "smaller zips.",
-        location=Location(file=name or None),
-    )
-
-
-_READ_ERRORS = (
-    zipfile.BadZipFile,
-    EOFError,
-    OSError,
-    zlib.error,
-    RuntimeError,  # a member protected by a password
-    ValueError,
-    NotImplementedError,  # a compression method Python cannot read
-)
+# What reading a member can raise: damaged, protected by a password (RuntimeError), or
+# packed in a way Python cannot unpack (NotImplementedError).
+_READ_ERRORS = OPEN_ERRORS
 
 
 # --- what a picture says about itself -----------------------------------------------------------
@@ -788,52 +773,15 @@ class _Zip:
         self._name = name
         self._tz = tz
 
-    def _open(self) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
-        name = self._name
-        fh = self._source.open()
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            fh.close()
-            raise _damaged_zip(name) from exc
-        self._fh = fh
-        try:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            if len(infos) > MAX_MEMBERS:
-                raise _too_large(
-                    "This zip file holds too many files for Docket to open safely.",
-                    f"It lists {len(infos):,} files; Docket opens zips of up to {MAX_MEMBERS:,}.",
-                    name,
-                )
-            total = sum(i.file_size for i in infos)
-            if total > MAX_ZIP_TOTAL:
-                raise _too_large(
-                    "This zip file would expand to more than 20 GiB, so Docket has not opened it.",
-                    f"Its contents add up to {total / (1 << 30):.1f} GiB, so the file may be "
-                    "damaged or made to fill the disk.",
-                    name,
-                )
-            for i in infos:
-                if i.file_size > RATIO_MIN_SIZE and i.file_size > MAX_RATIO * max(
-                    i.compress_size, 1
-                ):
-                    raise _too_large(
-                        "A file inside this zip is packed far more tightly than real photos or "
-                        "videos can be, so Docket has not opened the zip.",
-                        f"The file {i.filename!r} would expand more than {MAX_RATIO} times, to "
-                        f"{i.file_size / (1 << 20):.0f} MiB, so the zip may be damaged or made "
-                        "to fill up the disk.",
-                        name,
-                    )
-        except BaseException:
-            zf.close()
-            fh.close()
-            raise
-        members = set(_zip_members([i.filename for i in infos]))
-        return zf, [i for i in infos if i.filename in members]
+    def _open(self) -> tuple[Archive, list[zipfile.ZipInfo]]:
+        # members that are encrypted or cannot be unpacked are warned about one by one
+        archive = Archive(self._source, self._name, _zip_rules(), keep_unreadable=True)
+        members = set(_zip_members([i.filename for i in archive.infos]))
+        return archive, [i for i in archive.infos if i.filename in members]
 
     def items(self) -> Iterator[Item | ImportWarning]:
-        zf, infos = self._open()
+        archive, infos = self._open()
+        zf = archive.zip
         skipped: list[str] = []
         unreadable: list[str] = []
         pictures = files = 0
@@ -842,7 +790,7 @@ class _Zip:
                 try:
                     with zf.open(info) as f:
                         head = f.read(PROBE_BYTES)
-                    key, _ = content_key(_member_chunks(zf, info, self._name, wrap=False)())
+                    key, _ = content_key(archive.chunks(info, wrap=False)())
                 except _READ_ERRORS:
                     unreadable.append(info.filename)
                     yield ImportWarning(
@@ -856,18 +804,17 @@ class _Zip:
                 found = sniff_head(head)
                 if found in IMAGE_TYPES:
                     pictures += 1
-                    yield from self._picture(zf, info, found, key)
+                    yield from self._picture(archive, info, found, key)
                 elif found not in TEXT_TYPES and found != OCTET and head:
                     files += 1
-                    yield _file_item(zf, info, found, key, self._name)
+                    yield _file_item(archive, info, found, key)
                 else:
                     skipped.append(info.filename)
         finally:
-            zf.close()
-            self._fh.close()
+            archive.close()
         if pictures + files == 0:
             if unreadable and not skipped:
-                raise _damaged_zip(self._name)
+                raise archive.damaged(unreadable[0] if len(unreadable) == 1 else "")
             raise _format_error(
                 "This zip file holds no photos or screenshots.",
                 "Docket looked at the contents of every file in it and found no JPEG, PNG, "
@@ -889,8 +836,9 @@ class _Zip:
             )
 
     def _picture(
-        self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, media_type: str, key: str
+        self, archive: Archive, info: zipfile.ZipInfo, media_type: str, key: str
     ) -> Iterator[Item | ImportWarning]:
+        zf = archive.zip
         base = PurePosixPath(info.filename).name
         where = f"The picture '{info.filename}'"
 
@@ -935,7 +883,7 @@ class _Zip:
                 if w.offset is not None
                 else ImportWarning(w.code, w.message, offset=info.header_offset)
             )
-        chunks = _member_chunks(zf, info, self._name)
+        chunks = archive.chunks(info)
         yield _picture_item(meta, base, media_type, chunks, key, info.header_offset)
 
 
@@ -943,9 +891,7 @@ def _say(t: datetime) -> str:
     return f"{t.day} {MONTHS[t.month - 1]} {t.year} at {t:%H:%M}"
 
 
-def _file_item(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, media_type: str, key: str, export_name: str
-) -> Item:
+def _file_item(archive: Archive, info: zipfile.ZipInfo, media_type: str, key: str) -> Item:
     """Another evidence file in a zip of photos, kept as the ``file`` importer keeps one."""
     base = PurePosixPath(info.filename).name
     ext = extension_of(base)
@@ -965,28 +911,8 @@ def _file_item(
         sender=None,
         sent_at=None,
         local_time="",
-        attachments=(
-            Attachment(
-                name=base, media_type=media_type, chunks=_member_chunks(zf, info, export_name)
-            ),
-        ),
+        attachments=(Attachment(name=base, media_type=media_type, chunks=archive.chunks(info)),),
         match_body=key,
         offset=info.header_offset,
         raw=raw,
     )
-
-
-def _member_chunks(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, export_name: str, *, wrap: bool = True
-) -> Callable[[], Iterator[bytes]]:
-    def chunks() -> Iterator[bytes]:
-        try:
-            with zf.open(info) as f:
-                while block := f.read(CHUNK):
-                    yield block
-        except _READ_ERRORS as exc:
-            if not wrap:
-                raise
-            raise _damaged_zip(export_name) from exc
-
-    return chunks

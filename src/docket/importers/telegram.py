@@ -56,8 +56,7 @@ import json.encoder
 import posixpath
 import re
 import zipfile
-import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -66,7 +65,9 @@ from zoneinfo import ZoneInfo
 
 import ijson  # type: ignore[import-untyped]
 
-from docket.errors import ImportFormatError, ImportTooLarge, Location
+from docket.errors import ImportFormatError, Location
+from docket.importers._zip import READ_ERRORS as ZIP_READ_ERRORS
+from docket.importers._zip import Archive, ZipRules, is_zip
 from docket.importers.base import (
     Attachment,
     CallType,
@@ -90,10 +91,8 @@ _new = object.__new__
 
 BLOCK: Final = 1 << 18  # bytes the walker reads at a time
 FEED_BLOCK: Final = 1 << 16  # bytes ijson is given at a time
-CHUNK: Final = 1 << 20  # bytes per attachment chunk
 MAX_ZIP_TOTAL: Final = 20 << 30  # 20 GiB uncompressed in all
-MAX_RATIO: Final = 200  # compression ratio no photo, video or export text reaches...
-RATIO_MIN_SIZE: Final = 100 << 20  # ...checked for members larger than 100 MiB
+MAX_ZIP_MEMBERS: Final = 500_000  # files in one export folder (a whole account's media)
 MAX_KEPT_SCALARS: Final = 256  # values remembered per object outside the messages
 FAST_MISSES: Final = 8  # records in a row without a findable id before ids are not looked for
 DROP_AT: Final = 1 << 20  # bytes read past before the walker's window lets go of them
@@ -801,76 +800,61 @@ def _compact(value: Any) -> str:
 
 # --- zips of export folders (shared with discord.py) ------------------------------------------
 
-ZIP_READ_ERRORS: Final = (zipfile.BadZipFile, EOFError, OSError, zlib.error)
-_ZIP_ERRORS: Final = (*ZIP_READ_ERRORS, ValueError, NotImplementedError)
+
+# reads one JSON document, given what opens it afresh
+_ReadJson = Callable[[Callable[[], IO[bytes]]], Iterator[Item | ImportWarning]]
 
 
-class ExportZip:
+class ExportZip(Archive):
     """A .zip of an export folder: its text members and the media beside them, checked against
-    zip bombs before anything is read."""
+    zip bombs before anything is read. ``app`` names the program that made the export."""
 
     def __init__(self, source: Source, name: str, app: str) -> None:
-        self._name = name
-        self._app = app
-        fh = source.open()
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            fh.close()
-            raise self.damaged() from exc
-        self._fh = fh
-        try:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            total = sum(i.file_size for i in infos)
-            if total > MAX_ZIP_TOTAL:
-                raise ImportTooLarge(
-                    "This zip file would expand to more than 20 GiB, so Docket has not opened it.",
-                    cause=f"Its contents add up to {total / (1 << 30):.1f} GiB. A {app} export "
-                    "is far smaller, so the file may be damaged or made to fill the disk.",
-                    hint=f"Export again from {app} and zip the export folder, or import its "
-                    "JSON file on its own.",
-                    location=Location(file=name or None),
-                )
-            for i in infos:
-                if i.file_size > RATIO_MIN_SIZE and i.file_size > MAX_RATIO * max(
-                    i.compress_size, 1
-                ):
-                    raise ImportTooLarge(
-                        "A file inside this zip is packed far more tightly than real photos, "
-                        "videos or export files can be, so Docket has not opened the zip.",
-                        cause=f"The file {i.filename!r} would expand more than {MAX_RATIO} "
-                        f"times, to {i.file_size / (1 << 20):.0f} MiB. A {app} export never "
-                        "does that, so the zip may be damaged or made to fill up the disk.",
-                        hint=f"Export again from {app} and zip the export folder, or import "
-                        "its JSON file on its own.",
-                        location=Location(file=name or None),
-                    )
-        except BaseException:
-            zf.close()
-            fh.close()
-            raise
-        self.zip = zf
+        again = f"Export again from {app} and zip the export folder, or import its JSON file "
+        super().__init__(
+            source,
+            name,
+            ZipRules(
+                max_total=MAX_ZIP_TOTAL,
+                max_members=MAX_ZIP_MEMBERS,
+                contents="photos, videos or export files",
+                export=f"A {app} export",
+                total_note=f"A {app} export is far smaller",
+                too_large_hint=again + "on its own.",
+                damaged_cause="The copy or download may have stopped before the end, or the "
+                f"file was changed after it was made from the {app} export.",
+                damaged_hint="Make the zip again from the export folder, or import the "
+                "export's JSON file on its own.",
+            ),
+        )
         self._names: dict[str, zipfile.ZipInfo | None] | None = None
         self.members: dict[str, zipfile.ZipInfo] = {}
-        for i in infos:
+        for i in self.infos:
             if not i.filename.startswith("__MACOSX/"):
                 self.members.setdefault(i.filename.replace("\\", "/"), i)
 
-    def damaged(self, offset: int | None = None) -> ImportFormatError:
-        return ImportFormatError(
-            "This zip file is damaged or incomplete, so Docket cannot read it.",
-            cause="The copy or download may have stopped before the end, or the file was "
-            f"changed after it was made from the {self._app} export.",
-            hint="Make the zip again from the export folder, or import the export's JSON file "
-            "on its own.",
-            location=Location(file=self._name or None, offset=offset),
-        )
+    def opener(self, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+        """What opens the member afresh, for :class:`JsonRecords`."""
+        return lambda: self.open(info)
 
-    def open(self, info: zipfile.ZipInfo) -> IO[bytes]:
+    def read_json(
+        self,
+        members: list[str],
+        reader: Callable[
+            [str], Callable[[Callable[[], IO[bytes]]], Iterator[Item | ImportWarning]]
+        ],
+    ) -> Iterator[Item | ImportWarning]:
+        """The items of each JSON member in turn, read by ``reader(member)``; the zip is closed
+        at the end. A member that fails part of the way through is a damaged zip."""
         try:
-            return self.zip.open(info)
-        except _ZIP_ERRORS as exc:
-            raise self.damaged() from exc
+            for member in members:
+                read = reader(member)
+                try:
+                    yield from read(self.opener(self.members[member]))
+                except ZIP_READ_ERRORS as exc:
+                    raise self.damaged(member) from exc
+        finally:
+            self.close()
 
     def find(self, folder: str, relative: str) -> zipfile.ZipInfo | None:
         """The member a path relative to ``folder`` names, if the zip has it."""
@@ -890,23 +874,6 @@ class ExportZip:
                 base = posixpath.basename(path)
                 self._names[base] = None if base in self._names else info
         return self._names.get(name)
-
-    def chunks(self, info: zipfile.ZipInfo) -> Callable[[], Iterator[bytes]]:
-        zf = self.zip
-
-        def read() -> Iterator[bytes]:
-            try:
-                with zf.open(info) as f:
-                    while block := f.read(CHUNK):
-                        yield block
-            except ZIP_READ_ERRORS as exc:
-                raise self.damaged() from exc
-
-        return read
-
-    def close(self) -> None:
-        self.zip.close()
-        self._fh.close()
 
 
 # --- Telegram ------------------------------------------------------------------------------------
@@ -997,6 +964,33 @@ def broken_error(app: str, name: str, broken: JsonBroken, again: str) -> ImportF
         name,
         broken.offset,
     )
+
+
+def read_records(
+    records: JsonRecords,
+    handle: Callable[[Record, JsonRecords], Iterable[Item | ImportWarning]],
+    app: str,
+    name: str,
+    again: str,
+    not_ours: Callable[[], ImportFormatError],
+) -> Iterator[Item | ImportWarning]:
+    """The items ``handle`` makes of each record of one JSON export, with the reader's own
+    warnings in between. A document that breaks before anything of it was recognised is
+    ``not_ours()``; one that breaks later is :func:`broken_error`; a failing read is
+    :func:`read_error`."""
+    try:
+        for rec in records:
+            if isinstance(rec, ImportWarning):
+                yield rec
+                continue
+            yield from handle(rec, records)
+    except JsonBroken as broken:
+        walker = records.walker
+        if records.count == 0 and (walker is None or not walker.root_keys):
+            raise not_ours() from broken
+        raise broken_error(app, name, broken, again) from broken
+    except OSError as exc:
+        raise read_error(name) from exc
 
 
 def read_error(name: str) -> ImportFormatError:
@@ -1132,19 +1126,9 @@ class _Telegram:
 
     def read(self, opener: Callable[[], IO[bytes]]) -> Iterator[Item | ImportWarning]:
         records = JsonRecords(opener, SPEC)
-        try:
-            for rec in records:
-                if isinstance(rec, ImportWarning):
-                    yield rec
-                    continue
-                yield from self._record(rec, records)
-        except JsonBroken as broken:
-            walker = records.walker
-            if records.count == 0 and (walker is None or not walker.root_keys):
-                raise self._not_telegram() from broken
-            raise broken_error("Telegram", self.name, broken, _EXPORT_AGAIN) from broken
-        except OSError as exc:
-            raise read_error(self.name) from exc
+        yield from read_records(
+            records, self._record, "Telegram", self.name, _EXPORT_AGAIN, self._not_telegram
+        )
         walker = records.walker
         if records.count == 0 and walker is not None:
             keys = set(walker.root_keys)
@@ -1531,7 +1515,7 @@ class Telegram(Importer):
                 _EXPORT_AGAIN,
                 name,
             )
-        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if is_zip(head):
             yield from self._zip(source, context, name, tz)
             return
         if _is_html_export(head):
@@ -1543,35 +1527,25 @@ class Telegram(Importer):
         self, source: Source, context: Context, name: str, tz: ZoneInfo
     ) -> Iterator[Item | ImportWarning]:
         export = ExportZip(source, name, "Telegram Desktop")
-        try:
-            results = sorted(
-                (m for m in export.members if posixpath.basename(m).lower() == "result.json"),
-                key=lambda m: (m.count("/"), m),
-            )
-            if not results:
-                if any(posixpath.basename(m).lower() == "messages.html" for m in export.members):
-                    raise _html_error(name)
-                raise _format_error(
-                    "This zip file does not contain a Telegram export.",
-                    "A Telegram Desktop export in JSON has a file called result.json, and "
-                    "there is none in this zip.",
-                    "Check that this is the zip of the export folder. " + _EXPORT_AGAIN,
-                    name,
-                )
-            for member in results:
-                info = export.members[member]
-                folder = posixpath.dirname(member)
-                reader = _Telegram(context, name, tz, export, folder, member)
-
-                def opener(info: zipfile.ZipInfo = info) -> IO[bytes]:
-                    return export.open(info)
-
-                try:
-                    yield from reader.read(opener)
-                except ZIP_READ_ERRORS as exc:
-                    raise export.damaged() from exc
-        finally:
+        results = sorted(
+            (m for m in export.members if posixpath.basename(m).lower() == "result.json"),
+            key=lambda m: (m.count("/"), m),
+        )
+        if not results:
             export.close()
+            if any(posixpath.basename(m).lower() == "messages.html" for m in export.members):
+                raise _html_error(name)
+            raise _format_error(
+                "This zip file does not contain a Telegram export.",
+                "A Telegram Desktop export in JSON has a file called result.json, and "
+                "there is none in this zip.",
+                "Check that this is the zip of the export folder. " + _EXPORT_AGAIN,
+                name,
+            )
+        yield from export.read_json(
+            results,
+            lambda m: _Telegram(context, name, tz, export, posixpath.dirname(m), m).read,
+        )
 
 
 def _html_error(name: str) -> ImportFormatError:
@@ -1598,6 +1572,7 @@ __all__ = [
     "fix_escapes",
     "raw_text",
     "read_error",
+    "read_records",
     "type_from_name",
     "wall_clock",
 ]

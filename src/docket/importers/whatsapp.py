@@ -39,15 +39,16 @@ import itertools
 import operator
 import re
 import zipfile
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import IO, Final
 from zoneinfo import ZoneInfo
 
-from docket.errors import ImportFormatError, ImportTooLarge, Location
+from docket.errors import ImportFormatError, Location
+from docket.importers._zip import READ_ERRORS as _READ_ERRORS
+from docket.importers._zip import Archive, ZipRules, first_member_head, is_zip
 from docket.importers.base import (
     Attachment,
     Context,
@@ -59,17 +60,13 @@ from docket.importers.base import (
     Source,
     TimeNote,
 )
-from docket.model.media import HEAD_BYTES, sniff
 from docket.model.timeparse import zone
 
 # --- limits -----------------------------------------------------------------------------------
 
 MAX_LINE: Final = 1 << 20  # bytes; no WhatsApp message line comes near this
 BLOCK: Final = 1 << 20  # bytes read at a time
-CHUNK: Final = 1 << 20  # bytes per attachment chunk
 MAX_ZIP_TOTAL: Final = 20 << 30  # 20 GiB uncompressed in all
-MAX_RATIO: Final = 200  # compression ratio that no photo, video or chat text reaches...
-RATIO_MIN_SIZE: Final = 100 << 20  # ...checked for members larger than 100 MiB
 MAX_NAME: Final = 128  # characters; a longer "author" is not a name
 MAX_BODY: Final = 4 << 20  # characters kept of one message (WhatsApp allows about 65,000)
 MAX_AUTHORS: Final = 100_000  # different names pass 1 keeps count of
@@ -373,7 +370,6 @@ EXTENSION_TYPES: Final[dict[str, str]] = {
     "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     "zip": "application/zip",
 }
-VAGUE_TYPES: Final = frozenset({"application/octet-stream", "text/plain", "application/zip"})
 
 NOTE_NOT_IN_EXPORT: Final = "not included in the export"
 NOTE_EXPORTED_WITHOUT: Final = "not included in the export: the chat was exported without media"
@@ -620,29 +616,17 @@ def _format_error(
     )
 
 
-def _too_large(message: str, cause: str, name: str) -> ImportTooLarge:
-    return ImportTooLarge(
-        message,
-        cause=cause,
-        hint="Export the chat again on the phone. If it has a lot of media, export it "
-        "without media, and keep the media files separately.",
-        location=Location(file=name or None),
-    )
-
-
-# What reading a damaged file or zip member can raise; opening one can also raise the rest.
-_READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error)
-_ZIP_ERRORS = (*_READ_ERRORS, ValueError, NotImplementedError)
-
-
-def _damaged_zip(name: str, line: int | None = None) -> ImportFormatError:
-    return _format_error(
-        "This zip file is damaged or incomplete, so Docket cannot read it.",
-        "The copy or download may have stopped before the end, or the file was changed "
-        "after WhatsApp made it.",
-        "Copy or download the export again and import the new copy. " + _EXPORT_AGAIN,
-        name,
-        line,
+def _zip_rules() -> ZipRules:
+    return ZipRules(
+        max_total=MAX_ZIP_TOTAL,
+        contents="photos, videos or chat text",
+        export="A WhatsApp export",
+        total_note="A WhatsApp export is far smaller",
+        too_large_hint="Export the chat again on the phone. If it has a lot of media, export "
+        "it without media, and keep the media files separately.",
+        damaged_cause="The copy or download may have stopped before the end, or the file was "
+        "changed after WhatsApp made it.",
+        damaged_hint="Copy or download the export again and import the new copy. " + _EXPORT_AGAIN,
     )
 
 
@@ -775,10 +759,9 @@ class _Export:
     def __init__(self, source: Source, name: str) -> None:
         self._source = source
         self._name = name
-        self.zip: zipfile.ZipFile | None = None
+        self.archive: Archive | None = None
         self.member: zipfile.ZipInfo | None = None
         self.media: dict[str, zipfile.ZipInfo] = {}
-        self._stream: IO[bytes] | None = None  # the zip file, while it is open
         with source.open() as f:
             magic = f.read(4)
         if not magic:
@@ -788,50 +771,18 @@ class _Export:
                 _EXPORT_AGAIN,
                 name,
             )
-        if magic in (b"PK\x03\x04", b"PK\x05\x06"):
+        if is_zip(magic):
             self._open_zip()
 
     def _open_zip(self) -> None:
-        name = self._name
+        archive = Archive(self._source, self._name, _zip_rules())
         try:
-            stream = self._source.open()  # kept open with the zip; closed by close()
-        except OSError as exc:
-            raise _damaged_zip(name) from exc
-        try:
-            zf = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            stream.close()
-            raise _damaged_zip(name) from exc
-        self._stream = stream
-        try:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            total = sum(i.file_size for i in infos)
-            if total > MAX_ZIP_TOTAL:
-                raise _too_large(
-                    "This zip file would expand to more than 20 GiB, so Docket has not opened it.",
-                    f"Its contents add up to {total / (1 << 30):.1f} GiB. A WhatsApp export is "
-                    "far smaller, so the file may be damaged or made to fill the disk.",
-                    name,
-                )
-            for i in infos:
-                if i.file_size > RATIO_MIN_SIZE and i.file_size > MAX_RATIO * max(
-                    i.compress_size, 1
-                ):
-                    raise _too_large(
-                        "A file inside this zip is packed far more tightly than real photos, "
-                        "videos or chat text can be, so Docket has not opened the zip.",
-                        f"The file {i.filename!r} would expand more than {MAX_RATIO} times, to "
-                        f"{i.file_size / (1 << 20):.0f} MiB. A WhatsApp export never does "
-                        "that, so the zip may be damaged or made to fill up the disk.",
-                        name,
-                    )
-            self.member = self._find_chat(infos)
-            self.zip = zf
+            self.member = self._find_chat(archive.infos)
         except BaseException:
-            zf.close()
-            stream.close()
+            archive.close()
             raise
-        for i in infos:
+        self.archive = archive
+        for i in archive.infos:
             if i is not self.member and not i.filename.startswith("__MACOSX/"):
                 self.media.setdefault(PurePosixPath(i.filename).name, i)
 
@@ -866,23 +817,18 @@ class _Export:
         )
 
     def open_text(self) -> IO[bytes]:
-        if self.zip is not None and self.member is not None:
-            try:
-                return self.zip.open(self.member)
-            except _ZIP_ERRORS as exc:
-                raise _damaged_zip(self._name) from exc
+        if self.archive is not None and self.member is not None:
+            return self.archive.open(self.member)
         return self._source.open()
 
     def close(self) -> None:
-        if self.zip is not None:
-            self.zip.close()
-        if self._stream is not None:
-            self._stream.close()
+        if self.archive is not None:
+            self.archive.close()
 
     def unreadable(self, line: int) -> ImportFormatError:
         """The error for a read that failed part of the way through the chat text."""
-        if self.zip is not None:
-            return _damaged_zip(self._name, line)
+        if self.archive is not None and self.member is not None:
+            return self.archive.damaged(self.member.filename, line=line)
         return _format_error(
             f"Docket could not read this file to the end (it stopped at line {line}).",
             "The disk or the device the file is on may have a problem, or the file is being "
@@ -897,32 +843,9 @@ class _Export:
         info = self.media.get(name) if name else None
         ext = _EXT_FROM_NAME.search(name)
         by_ext = EXTENSION_TYPES.get(ext.group(1).lower()) if ext else None
-        if info is None or self.zip is None:
+        if info is None or self.archive is None:
             return Attachment(name, by_ext, None, note_when_missing)
-        zf = self.zip
-        try:
-            with zf.open(info) as f:
-                head = f.read(HEAD_BYTES)
-        except _ZIP_ERRORS:
-            head = b""
-        media_type = sniff(head) if head else None
-        if media_type is None or (media_type in VAGUE_TYPES and by_ext is not None):
-            media_type = by_ext or media_type
-        return Attachment(name, media_type, _member_chunks(zf, info, self._name))
-
-
-def _member_chunks(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, export_name: str
-) -> Callable[[], Iterator[bytes]]:
-    def chunks() -> Iterator[bytes]:
-        try:
-            with zf.open(info) as f:
-                while block := f.read(CHUNK):
-                    yield block
-        except _READ_ERRORS as exc:
-            raise _damaged_zip(export_name) from exc
-
-    return chunks
+        return self.archive.attachment(info, name, by_ext)
 
 
 # --- pass 1: what only the whole file can tell -------------------------------------------------
@@ -1270,7 +1193,7 @@ def _media(first: str, more: str, export: _Export) -> _Media | None:
 
 
 def _missing_note(export: _Export) -> str:
-    return NOTE_NOT_IN_EXPORT if export.zip is not None else NOTE_TEXT_ONLY
+    return NOTE_NOT_IN_EXPORT if export.archive is not None else NOTE_TEXT_ONLY
 
 
 def _with(caption: str) -> str:
@@ -1741,27 +1664,6 @@ def _text_score(head: bytes, size: int, name: str = "") -> float:
     return round(max(0.0, min(score, 0.95)), 3)
 
 
-def _first_member_head(head: bytes) -> bytes:
-    """The first bytes of a zip's first member, read from the zip's own first bytes, when that
-    member is a .txt file stored plainly or deflated."""
-    if len(head) < 30 or not head.startswith(b"PK\x03\x04"):
-        return b""
-    method = int.from_bytes(head[8:10], "little")
-    name_len = int.from_bytes(head[26:28], "little")
-    extra_len = int.from_bytes(head[28:30], "little")
-    if not head[30 : 30 + name_len].lower().endswith(b".txt"):
-        return b""
-    data = head[30 + name_len + extra_len :]
-    if method == 0:
-        return data[:8192]
-    if method == 8:
-        try:
-            return zlib.decompressobj(-15).decompress(data, 8192)
-        except zlib.error:
-            return b""
-    return b""
-
-
 class WhatsApp(Importer):
     """WhatsApp "Export chat": Android and iOS layouts, .txt or .zip."""
 
@@ -1786,7 +1688,7 @@ class WhatsApp(Importer):
             if len(texts) != 1:
                 return 0.0
             # one text file under another name: look at its first lines, if it comes first
-            inner = _first_member_head(probe.head)
+            inner = first_member_head(probe.head, ".txt")
             return min(_text_score(inner, probe.size), 0.85) if inner else 0.2
         if probe.head.startswith(b"PK"):
             # a zip whose list of files cannot be read: ours to explain if it is named as ours
