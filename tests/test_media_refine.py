@@ -16,6 +16,7 @@ from docket.api import Diary
 from docket.errors import ImportFormatError, ImportTooLarge
 from docket.importers._zip import Archive, ZipRules, first_member_head
 from docket.importers.base import Source
+from docket.importers.evidence_file import sniff_head
 from docket.model.media import (
     APK,
     DOCX,
@@ -322,3 +323,30 @@ def test_an_email_attachment_keeps_its_precise_type(any_diary: Diary, tmp_path: 
         "photo.jpg": (OCTET, "image/jpeg"),  # a program is never called a photo
     }
     assert any_diary.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"II*\x00\x08\x00\x00\x00", "image/tiff"),
+        (b"MM\x00*\x00\x00\x00\x08", "image/tiff"),
+        (b"7z\xbc\xaf\x27\x1c\x00\x04", "application/x-7z-compressed"),
+        (b"#!AMR\n\x3c\x91\x17\x16", "audio/amr"),
+        (b"#!AMR-WB\n\x04", "audio/amr-wb"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "application/gzip"),
+        (
+            b"BM\x46\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00"
+            b"\x02\x00\x00\x00\x02\x00\x00\x00",
+            "image/bmp",
+        ),
+        # "BM" alone is not a bitmap: text that starts so stays text
+        (b"BMW parked outside at 7 again\n", "text/plain"),
+    ],
+)
+def test_the_pipelines_sniffer_knows_the_evidence_importers_types(
+    head: bytes, expected: str
+) -> None:
+    """What the pipeline records for a file (media.sniff) agrees with what the evidence file
+    importer detected, for the types it used to leave as application/octet-stream."""
+    assert sniff(head) == expected
+    assert sniff_head(head) == expected

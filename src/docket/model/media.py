@@ -29,7 +29,15 @@ SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"PK\x03\x04", "application/zip"),
     (0, b"{\\rtf", "application/rtf"),
     (0, b"\x1aE\xdf\xa3", "video/webm"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (0, b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
+    (0, b"#!AMR\n", "audio/amr"),
+    (0, b"#!AMR-WB\n", "audio/amr-wb"),
+    (0, b"\x1f\x8b\x08", "application/gzip"),
 )
+# sizes of the header that follows a bitmap's "BM" file header, by version
+_BMP_HEADERS = frozenset({12, 40, 52, 56, 64, 108, 124})
 FTYP_BRANDS: dict[bytes, str] = {
     b"heic": "image/heic",
     b"heix": "image/heic",
@@ -57,6 +65,13 @@ def sniff(head: bytes) -> str:
         return FTYP_BRANDS.get(head[8:12], "video/mp4")
     if head[:2] == b"\xff\xfb" or head[:2] == b"\xff\xf3":
         return "audio/mpeg"
+    if (
+        head[:2] == b"BM"
+        and len(head) >= 18
+        and head[6:10] == b"\x00\x00\x00\x00"  # reserved
+        and int.from_bytes(head[14:18], "little") in _BMP_HEADERS
+    ):
+        return "image/bmp"
     if _looks_like_text(head):
         return "text/plain"
     return "application/octet-stream"
