@@ -2391,6 +2391,47 @@ def _file_refs(items: Any, what: str) -> list[tuple[str, int | None]]:
     return out
 
 
+def _added_refs(entry: LogEntry) -> list[tuple[int, int, str, str, int]]:
+    """(message id, place, name, sha256, size) of each file a ``message.files_added`` entry
+    adds to an imported message (in a place the message's own record left without a file)."""
+    rec = entry.record
+    if not isinstance(rec, dict):
+        raise VerifyError("it holds no record of the files it adds")
+    mid = rec.get("message")
+    if type(mid) is not int or entry.subject != f"message/{mid}":
+        raise VerifyError("the message it adds files to is not the one its subject names")
+    files = rec.get("files")
+    if not isinstance(files, list) or not files:
+        raise VerifyError("it lists no files")
+    out = []
+    for f in files:
+        if not isinstance(f, dict):
+            raise VerifyError("a file it adds is not a JSON object")
+        idx, name, sha, size = f.get("idx"), f.get("name"), f.get("sha256"), f.get("size")
+        if type(idx) is not int or idx < 0 or not isinstance(name, str):
+            raise VerifyError("a file it adds has no place or name in the message")
+        if not isinstance(sha, str) or not _HEX64.fullmatch(sha) or type(size) is not int:
+            raise VerifyError("a file it adds is not named by a SHA-256 and size")
+        out.append((mid, idx, name, sha, size))
+    return out
+
+
+def _check_added_place(message: Any, mid: int, idx: int, name: str) -> None:
+    """A file added later must fill a place the disclosed message's record left empty, and
+    that place must name the same file (or none)."""
+    files = message.get("attachments") if isinstance(message, dict) else None
+    place = files[idx] if isinstance(files, list) and idx < len(files) else None
+    if not isinstance(place, dict) or place.get("sha256") is not None:
+        raise VerifyError(
+            f"it adds a file in place {idx + 1} of message {mid}, which the message's record "
+            "does not leave empty"
+        )
+    if place.get("name") not in (None, "", name):
+        raise VerifyError(
+            f"the file it adds to message {mid} is not the one the message's record names"
+        )
+
+
 def _check_messages(
     manifest: Manifest, members: dict[str, Member], entries: dict[int, LogEntry], report: Report
 ) -> dict[int, tuple[int, Any]]:
@@ -2460,6 +2501,16 @@ def _check_files(
                 report.fail(
                     f"entries/{seq}.json", "the file it adds is not named by a SHA-256 and size"
                 )
+        elif entry.type == "message.files_added":
+            try:
+                for mid, idx, name, sha, size in _added_refs(entry):
+                    if mid in messages:
+                        _check_added_place(messages[mid][1], mid, idx, name)
+                    named.setdefault(sha, []).append(
+                        (f"entry {seq} (added later to message {mid})", size)
+                    )
+            except VerifyError as exc:
+                report.fail(f"entries/{seq}.json", exc.reason)
     for mid, (_, record) in sorted(messages.items()):
         for sha, size in _file_refs(record.get("attachments"), "the message"):
             named.setdefault(sha, []).append((f"message {mid}", size))

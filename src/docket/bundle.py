@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 import docket_verify
-from docket import integrity
+from docket import integrity, log_records
 from docket.errors import InputError
 from docket.ledger import log, merkle
 from docket.model.entry import canonical, encode_entry
@@ -55,7 +55,7 @@ class Plan:
     incident_ids: list[int]
     entry_seqs: list[int]
     message_ids: list[int]
-    batch_seqs: list[int]
+    batch_seqs: list[int]  # the messages' batch entries, and the entries adding files to them
     files: dict[str, dict[str, Any]]  # sha256 hex -> size, name, media_type
     withheld_private: list[int]  # incidents withheld because they hold private notes
     withheld_entries: int = 0
@@ -221,6 +221,9 @@ def _messages(
             ids.append(mid)
             batches.add(batch)
     ids = sorted(set(ids))
+    # files later imports added to these messages: the entries that record them go out too,
+    # so the verifier can check each such file against the log
+    kept = set()
     for i in range(0, len(ids), 500):
         part = ids[i : i + 500]
         for sha, size in raw.execute(
@@ -228,7 +231,13 @@ def _messages(
             f"WHERE NOT b.purged AND mf.message_id IN ({', '.join('?' * len(part))})",
             part,
         ):
+            kept.add(bytes(sha).hex())
             files.setdefault(bytes(sha).hex(), {"size": size, "name": "", "media_type": ""})
+    for added in log_records.files_added(raw, ids).values():
+        for f in added:
+            batches.add(f.seq)
+            if f.sha256 in kept and not files[f.sha256]["name"]:
+                files[f.sha256].update(name=f.name, media_type=f.media_type or "")
     return ids, sorted(batches)
 
 

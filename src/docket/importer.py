@@ -11,6 +11,9 @@ what is new: each message has a content key (sender, time, the text as it would 
 export of the chat, and how many identical messages came before it at that time), so the
 same message from two exports is stored once. Keys begin with the second the message was
 sent, so a batch whose span of time the diary holds nothing in is settled with one query.
+When the later export has files the earlier one only named (a conversation's JSON without
+its media, then the whole download), they are added to the stored message, recorded by an
+entry of their own (see ``_Writer.add_files``).
 
 The same code writes to a diary file and to a case on a server; only the bulk insert of a
 batch's rows differs (SQLCipher: one bound blob per chunk, see ``_Writer._insert``;
@@ -128,6 +131,7 @@ class Summary:
     by_sender: Counter[str] = field(default_factory=Counter)
     files_stored: int = 0
     files_missing: int = 0
+    files_added: int = 0  # to messages an earlier import kept without them
     warnings: list[dict[str, Any]] = field(default_factory=list)
     warnings_total: int = 0
     unknown_senders: list[dict[str, Any]] = field(default_factory=list)
@@ -155,6 +159,7 @@ class Summary:
             "by_sender": dict(self.by_sender.most_common()),
             "files_stored": self.files_stored,
             "files_missing": self.files_missing,
+            "files_added": self.files_added,
             "warnings": self.warnings,
             "warnings_total": self.warnings_total,
             "unknown_senders": self.unknown_senders,
@@ -410,18 +415,23 @@ class _Writer:
         return None if found is None else int(found[0])
 
     def settle(self, digest: bytes, base: bytes, known: int | None) -> bytes | None:
-        """The key this item is stored under, or None when another import already has it.
-        A key taken by this import (an identical message met again out of order) moves on to
-        the next ordinal."""
+        """The key this item is stored under, or None when another import already has it."""
+        found, new = self.resolve(digest, base, known)
+        return found if new else None
+
+    def resolve(self, digest: bytes, base: bytes, known: int | None) -> tuple[bytes, bool]:
+        """The key this item is stored under and True; or, when another import already has
+        it, the key that import stored it under and False. A key taken by this import (an
+        identical message met again out of order) moves on to the next ordinal."""
         while True:
             if digest in self.taken:
                 digest = self.next_digest(base, digest[:8])
                 known = self.lookup(digest)
                 continue
             if known is None:
-                return digest
+                return digest, True
             if known != self.source_id:
-                return None
+                return digest, False
             digest = self.next_digest(base, digest[:8])
             known = self.lookup(digest)
 
@@ -461,9 +471,10 @@ class _Writer:
         digest, base = self.content_key(item, who, sent_at, prefix)
         if item.attachments:
             # an item's files can be read only now: settle whether it is new first
-            settled = self.settle(digest, base, self.lookup(digest))
-            if settled is None:
+            settled, new = self.resolve(digest, base, self.lookup(digest))
+            if not new:
                 self.summary.duplicates += 1
+                self.add_files(settled, item)
                 return
             self.taken.add(settled)
             files = self.store_files(item.attachments)
@@ -472,6 +483,96 @@ class _Writer:
             self.pending.append((item, who, sent_at, digest, base, None))
         if len(self.pending) >= BATCH:
             self.flush()
+
+    def add_files(self, digest: bytes, item: Item) -> None:
+        """Keep the files an item brings for the message an earlier import stored under
+        ``digest`` without them (its export only named them: a conversation's JSON without
+        its media, a chat exported without media).
+
+        A file goes in the place with the same number in the message's record, and only
+        where that place has no file, from the record or added since, and names the same
+        file (or names none: WhatsApp's "<Media omitted>"). The stored message and its record
+        stay as they are, since its leaf is in the log: the files are recorded by one
+        ``message.files_added`` entry of their own, and ``message_file`` rows that verify
+        checks against it. One entry per message, so that an evidence bundle can disclose
+        the files of the messages it holds and nothing about any other."""
+        if all(a.chunks is None for a in item.attachments):
+            return
+        row = self.raw.execute(
+            "SELECT id, attachments FROM message WHERE dedupe = ?", (digest,)
+        ).fetchone()
+        if row is None:  # pragma: no cover - resolve has just found it
+            return
+        message_id = int(row[0])
+        try:
+            places = json.loads(row[1])
+        except ValueError:
+            places = None  # changed outside Docket: verify reports it; add nothing to it
+        if not isinstance(places, list):
+            places = []
+        taken = {
+            int(i)
+            for (i,) in self.raw.execute(
+                "SELECT idx FROM message_file WHERE message_id = ?", (message_id,)
+            )
+        }
+        added: list[dict[str, Any]] = []
+        for i, a in enumerate(item.attachments):
+            if a.chunks is None:
+                continue
+            place = places[i] if i < len(places) else None
+            if not isinstance(place, dict):
+                self._not_added(
+                    item,
+                    f"The file {a.name!r} came with message {message_id}, which is already in "
+                    "the diary, but the earlier import of that message listed no file in its "
+                    "place, so Docket did not add it to the message.",
+                )
+                continue
+            if place.get("sha256") is not None or i in taken:
+                continue  # kept already, by the earlier import or a later one
+            named = place.get("name") or ""
+            if named and named != a.name:
+                self._not_added(
+                    item,
+                    f"The file {a.name!r} came with message {message_id}, which is already in "
+                    f"the diary, but the earlier import named the file in its place {named!r}, "
+                    "so Docket did not add it to the message.",
+                )
+                continue
+            [kept] = self.store_files((a,))
+            self.summary.files_stored -= 1  # counted below, as added to a message kept before
+            added.append(
+                {
+                    "idx": i,
+                    "name": a.name,
+                    "sha256": kept["sha256"],
+                    "size": kept["size"],
+                    "media_type": kept["media_type"],
+                    "declared_type": kept["declared_type"],
+                }
+            )
+        if not added:
+            return
+        log.append(
+            self.conn,
+            type="message.files_added",
+            subject=f"message/{message_id}",
+            record={"message": message_id, "source": self.source_id, "files": added},
+        )
+        self.raw.executemany(
+            "INSERT INTO message_file (message_id, idx, sha256) VALUES (?, ?, ?)",
+            [(message_id, f["idx"], bytes.fromhex(f["sha256"])) for f in added],
+        )
+        self.summary.files_added += len(added)
+
+    def _not_added(self, item: Item, message: str) -> None:
+        _warn(
+            self.summary,
+            ImportWarning(
+                code="file_not_added", message=message, line=item.line, offset=item.offset
+            ),
+        )
 
     def _store(
         self,
@@ -1171,6 +1272,7 @@ def run(
         "by_kind": dict(sorted(summary.by_kind.items())),
         "files_stored": summary.files_stored,
         "files_missing": summary.files_missing,
+        "files_added": summary.files_added,
         "warnings_total": summary.warnings_total,
         "warnings": summary.warnings,
     }

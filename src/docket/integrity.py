@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from docket import importer
 from docket.ledger import log, merkle, tiles, timestamp
 from docket.ledger.note import NoteError, Verifier, open_checkpoint
+from docket.log_records import FILES_ADDED
 from docket.model.entry import encode_entry
 from docket.model.records import AttachmentData, PersonData
 from docket.records import incident_projection
@@ -590,14 +591,15 @@ _MESSAGE_COLUMNS = (
     "m.sent_at, m.local_time, m.time_note, m.body, m.deleted, m.call_type, m.duration_s, "
     "m.line, m.offset, m.raw, m.attachments, m.leaf, "
 )
+# ``files``: the message's rows in message_file, as "idx:SHA256" (upper-case hex), by idx
 MESSAGE_SELECT = (
-    _MESSAGE_COLUMNS + "(SELECT group_concat(hex(f.sha256), ',') FROM "
-    "(SELECT sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) AS files "
+    _MESSAGE_COLUMNS + "(SELECT group_concat(f.idx || ':' || hex(f.sha256), ',') FROM "
+    "(SELECT idx, sha256 FROM message_file WHERE message_id = m.id ORDER BY idx) f) AS files "
     "FROM message m "
 )
 MESSAGE_SELECT_PG = (
-    _MESSAGE_COLUMNS + "(SELECT string_agg(upper(encode(f.sha256, 'hex')), ',' ORDER BY f.idx) "
-    "FROM message_file f WHERE f.message_id = m.id) AS files "
+    _MESSAGE_COLUMNS + "(SELECT string_agg(f.idx || ':' || upper(encode(f.sha256, 'hex')), ',' "
+    "ORDER BY f.idx) FROM message_file f WHERE f.message_id = m.id) AS files "
     "FROM message m "
 )
 
@@ -645,6 +647,97 @@ def message_record_bytes(raw: Any, message_id: int) -> bytes:
     return importer.canonical_json(rebuild_message(dict(zip(names, row, strict=True)))).encode()
 
 
+def _stored_files(text: str | None) -> dict[int, str]:
+    """MESSAGE_SELECT's ``files``: upper-case SHA-256 by place."""
+    out: dict[int, str] = {}
+    for part in (text or "").split(","):
+        if part:
+            idx, _, sha = part.partition(":")
+            out[int(idx)] = sha
+    return out
+
+
+@dataclass(frozen=True)
+class _Added:
+    seq: int
+    sha256: str  # upper-case hex, as MESSAGE_SELECT spells it
+    size: int
+
+
+class _AddedFiles:
+    """The ``message.files_added`` entries (files a later import added to a message kept
+    before), read in message order alongside the messages: memory holds one message's."""
+
+    def __init__(self, raw: _Reads, report: Report) -> None:
+        self.report = report
+        if raw.pg:
+            mid = "coalesce(CAST(substring(subject from ?) AS BIGINT), 0)"
+            pattern = "^message/([0-9]{1,18})$"
+        else:
+            mid = "CAST(substr(subject, ?) AS INTEGER)"
+            pattern = str(len("message/") + 1)
+        self.rows: Iterator[tuple[Any, ...]] = iter(
+            raw.stream(
+                f"SELECT {mid} AS mid, seq, subject, record FROM entry WHERE type = ? "
+                "AND record IS NOT NULL ORDER BY mid, seq",
+                (pattern, FILES_ADDED),
+            )
+        )
+        self.row = next(self.rows, None)
+
+    def take(self, message_id: int) -> dict[int, _Added]:
+        """The files added to this message, by place; entries for messages before it that
+        were not taken are for messages the diary does not hold."""
+        while self.row is not None and self.row[0] < message_id:
+            self._orphan(self.row)
+            self.row = next(self.rows, None)
+        found: dict[int, _Added] = {}
+        while self.row is not None and self.row[0] == message_id:
+            mid, seq, subject, record = self.row
+            self.row = next(self.rows, None)
+            try:
+                rec = json.loads(record)
+                if int(rec["message"]) != mid or subject != f"message/{mid}":
+                    raise ValueError("not the message its subject names")
+                files = [
+                    (int(f["idx"]), str(f["sha256"]).upper(), int(f["size"])) for f in rec["files"]
+                ]
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.report.add(
+                    "entry_unreadable",
+                    f"entry {seq} ({_subject_label(subject)}) holds a record Docket cannot read",
+                    seq,
+                    subject,
+                )
+                continue
+            for idx, sha, size in files:
+                if idx in found:
+                    self.report.add(
+                        "table_changed",
+                        f"entry {seq} adds a file to imported message {mid} in a place entry "
+                        f"{found[idx].seq} had already filled",
+                        seq,
+                        subject,
+                    )
+                    continue
+                found[idx] = _Added(seq, sha, size)
+        return found
+
+    def finish(self) -> None:
+        while self.row is not None:
+            self._orphan(self.row)
+            self.row = next(self.rows, None)
+
+    def _orphan(self, row: tuple[Any, ...]) -> None:
+        mid, seq, subject, _ = row
+        self.report.add(
+            "table_changed",
+            f"entry {seq} added files to imported message {mid}, which is not in the diary",
+            seq,
+            subject,
+        )
+
+
 def _check_imports(
     raw: _Reads,
     report: Report,
@@ -652,7 +745,8 @@ def _check_imports(
     batches: list[tuple[int, int, int, int, int, str]],
 ) -> None:
     """Imported sources against their entries and original files; every imported message
-    against the Merkle root its batch entry holds; the files that came with them."""
+    against the Merkle root its batch entry holds; the files that came with them, and those
+    added to them by later imports (each against the entry that added it)."""
 
     def problem(subject: str, seq: int | None, what: str) -> None:
         report.add("table_changed", f"the imported {_subject_label(subject)} {what}", seq, subject)
@@ -711,6 +805,40 @@ def _check_imports(
                 subject,
             )
 
+    def added_files(
+        m: dict[str, Any], files: list[Any] | None, stored: dict[int, str], linked: dict[int, str]
+    ) -> None:
+        """The message's files in places its record leaves empty, against the entries of
+        the later imports that added them (``files`` None: the record could not be read)."""
+        subject = f"message/{m['id']}"
+        added = later.take(m["id"])
+        if files is None:
+            return
+        for idx, a in sorted(added.items()):
+            place = files[idx] if 0 <= idx < len(files) else None
+            if not isinstance(place, dict) or place.get("sha256") is not None:
+                problem(
+                    subject,
+                    a.seq,
+                    f"has no empty place {idx + 1} for the file entry {a.seq} says was added",
+                )
+            elif stored.get(idx) != a.sha256:
+                problem(
+                    subject,
+                    a.seq,
+                    f"does not have the file entry {a.seq} added in place {idx + 1}",
+                )
+            elif not file_ok(a.sha256.lower(), a.size):
+                report.add(
+                    "file_changed",
+                    f"a file added later to imported message {m['id']} changed",
+                    a.seq,
+                    subject,
+                )
+        for idx in sorted(set(stored) - set(linked) - set(added)):
+            problem(subject, None, f"has a file in place {idx + 1} that no log entry records")
+
+    later = _AddedFiles(raw, report)
     cursor = raw.stream(message_select(raw) + "ORDER BY m.id")
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
@@ -718,22 +846,27 @@ def _check_imports(
         leaves: list[bytes] = []
         while row is not None and row[0] < first:
             problem(f"message/{row[0]}", None, "is not recorded in any batch of the log")
+            later.take(row[0])
             row = cursor.fetchone()
         bad = False
         while row is not None and row[0] <= last:
             m = dict(zip(names, row, strict=True))
+            files: list[Any] | None
             try:
                 record = rebuild_message(m)
-                files = record["attachments"]
+                files = list(record["attachments"])
                 leaf = merkle.leaf_hash(importer.canonical_json(record).encode())
-                linked = [f["sha256"].upper() for f in files if f["sha256"] is not None]
+                linked = {
+                    i: f["sha256"].upper() for i, f in enumerate(files) if f["sha256"] is not None
+                }
+                stored = _stored_files(m["files"])
             except (ValueError, TypeError, KeyError, AttributeError):
-                leaf, linked, files = b"", [], []
+                leaf, linked, files, stored = b"", {}, None, {}
             if leaf != bytes(m["leaf"]) or m["source_id"] != sid or m["batch_seq"] != seq:
                 bad = True
-            if ",".join(linked) != (m["files"] or ""):
-                bad = True
-            for f in files:
+            if {i: stored.get(i) for i in linked} != linked:
+                bad = True  # a file that came with the message, removed or changed
+            for f in files or ():
                 if f["sha256"] is not None and not file_ok(f["sha256"], int(f["size"])):
                     report.add(
                         "file_changed",
@@ -741,6 +874,7 @@ def _check_imports(
                         seq,
                         f"message/{m['id']}",
                     )
+            added_files(m, files, stored, linked)
             leaves.append(leaf)
             row = cursor.fetchone()
         if bad or len(leaves) != count or merkle.root_from_leaves(leaves).hex() != root:
@@ -753,7 +887,9 @@ def _check_imports(
             )
     while row is not None:
         problem(f"message/{row[0]}", None, "is not recorded in any batch of the log")
+        later.take(row[0])
         row = cursor.fetchone()
+    later.finish()
 
 
 def _merge(

@@ -5,11 +5,15 @@ them with the log itself.
 
 The latest entry for a subject is the record's current version; a purged entry (content
 removed by a redaction) means the record was removed. Callers own the transaction.
+
+Also read from here: the files a later import added to an imported message (entries of type
+``message.files_added``, subject "message/<id>"), which are additions, never versions.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,11 @@ from docket.model.entry import Entry
 from docket.store.base import dialect
 
 KINDS = ("order", "checklist", "witness", "indicators", "phone_check")
+
+# Files a later import added to a message an earlier one kept without them: record
+# {"message": id, "source": the import, "files": [{"idx", "name", "sha256", "size",
+# "media_type", "declared_type"}]}, with message_file rows that verify checks against it.
+FILES_ADDED = "message.files_added"
 
 _BY_KIND = (
     "SELECT seq, type, subject, recorded_at, record, redacted_by FROM entry "
@@ -45,6 +54,66 @@ class LogRecord:
     updated_at: str  # when last changed
     record: dict[str, Any] | None  # None once removed
     removed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    """A file a later import added to an imported message, in the place ``idx`` that the
+    message's own record left without one."""
+
+    message_id: int
+    idx: int
+    name: str
+    sha256: str
+    size: int
+    media_type: str | None
+    declared_type: str | None
+    source_id: int  # the import that added it
+    seq: int  # the log entry that records it
+    recorded_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def files_added(raw: Any, message_ids: Iterable[int] | None = None) -> dict[int, list[AddedFile]]:
+    """The files later imports added to these messages (None: to any), by message, in place
+    order. ``raw`` is the connection's raw cursor (``log.raw_connection``)."""
+    out: dict[int, list[AddedFile]] = {}
+    select = "SELECT seq, recorded_at, record FROM entry WHERE type = ? AND record IS NOT NULL"
+    if message_ids is None:
+        queries = [(select + " ORDER BY seq", [FILES_ADDED])]
+    else:
+        ids = sorted(set(message_ids))
+        queries = [
+            (
+                select + f" AND subject IN ({', '.join('?' * len(part))}) ORDER BY seq",
+                [FILES_ADDED, *(f"message/{m}" for m in part)],
+            )
+            for part in (ids[i : i + 500] for i in range(0, len(ids), 500))
+        ]
+    for sql, args in queries:
+        for seq, recorded_at, record in raw.execute(sql, args):
+            rec = json.loads(record)
+            mid = int(rec["message"])
+            out.setdefault(mid, []).extend(
+                AddedFile(
+                    message_id=mid,
+                    idx=int(f["idx"]),
+                    name=str(f["name"]),
+                    sha256=str(f["sha256"]),
+                    size=int(f["size"]),
+                    media_type=f.get("media_type"),
+                    declared_type=f.get("declared_type"),
+                    source_id=int(rec["source"]),
+                    seq=int(seq),
+                    recorded_at=str(recorded_at),
+                )
+                for f in rec["files"]
+            )
+    for files in out.values():
+        files.sort(key=lambda f: f.idx)
+    return out
 
 
 def _rows(conn: Connection, kind: str, record_id: int | None = None) -> list[Any]:

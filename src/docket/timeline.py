@@ -6,12 +6,13 @@ merges incidents with messages, page by page."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from docket.errors import RecordNotFound
 from docket.importers.base import locator
 from docket.ledger import log
+from docket.log_records import files_added
 from docket.store.base import dialect
 
 
@@ -72,6 +73,52 @@ def _view(r: Any) -> MessageView:
     )
 
 
+def _with_added(raw: Any, views: list[MessageView]) -> list[MessageView]:
+    """The messages with the files later imports added to them (see
+    ``importer._Writer.add_files``) in the places their records left empty, each saying
+    which import added it (``added``: source, its file name, the log entry, when)."""
+    listing = [v.id for v in views if v.attachments]
+    if not listing:
+        return views
+    added = files_added(raw, None if len(listing) > 2000 else listing)
+    if not added:
+        return views
+    wanted = sorted({f.source_id for v in views for f in added.get(v.id, ())})
+    names = dict(
+        raw.execute(
+            f"SELECT id, name FROM source WHERE id IN ({', '.join('?' * len(wanted))})", wanted
+        ).fetchall()
+        if wanted
+        else ()
+    )
+    out = []
+    for v in views:
+        later = added.get(v.id)
+        if not later:
+            out.append(v)
+            continue
+        files = [dict(a) for a in v.attachments]
+        for f in later:
+            if 0 <= f.idx < len(files):
+                files[f.idx] = {
+                    **files[f.idx],
+                    "name": files[f.idx].get("name") or f.name,
+                    "sha256": f.sha256,
+                    "size": f.size,
+                    "media_type": f.media_type,
+                    "declared_type": f.declared_type,
+                    "note": None,
+                    "added": {
+                        "source": f.source_id,
+                        "source_name": names.get(f.source_id),
+                        "entry": f.seq,
+                        "recorded_at": f.recorded_at,
+                    },
+                }
+        out.append(replace(v, attachments=files))
+    return out
+
+
 def messages(
     conn: Any,
     *,
@@ -99,17 +146,19 @@ def messages(
     )
     if limit is not None:
         args.append(limit)
-    return [_view(r) for r in log.raw_connection(conn).execute(sql, args)]
+    raw = log.raw_connection(conn)
+    return _with_added(raw, [_view(r) for r in raw.execute(sql, args)])
 
 
 def message(conn: Any, message_id: int) -> MessageView:
-    row = log.raw_connection(conn).execute(_SELECT + "WHERE m.id = ?", (message_id,)).fetchone()
+    raw = log.raw_connection(conn)
+    row = raw.execute(_SELECT + "WHERE m.id = ?", (message_id,)).fetchone()
     if row is None:
         raise RecordNotFound(
             f"There is no imported message number {message_id}.",
             hint="The timeline lists the messages in the diary.",
         )
-    return _view(row)
+    return _with_added(raw, [_view(row)])[0]
 
 
 def context(conn: Any, message_id: int, around: int = 5) -> list[MessageView]:
@@ -135,7 +184,7 @@ def context(conn: Any, message_id: int, around: int = 5) -> list[MessageView]:
         "ORDER BY COALESCE(m.sent_at, ''), m.id LIMIT ?",
         [*args, when, m.id, around],
     ).fetchall()
-    return [_view(r) for r in reversed(before)] + [m] + [_view(r) for r in after]
+    return _with_added(raw, [_view(r) for r in reversed(before)] + [m] + [_view(r) for r in after])
 
 
 # How each importer's channel shows in the diary's own channel vocabulary (taxonomy.CHANNELS).

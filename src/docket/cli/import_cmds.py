@@ -242,6 +242,11 @@ def show(s: Summary) -> None:
             f"Files kept: {s.files_stored:,}. Files the export mentions but does not include: "
             f"{s.files_missing:,}."
         )
+    if s.files_added:
+        out.print(
+            f"Files added to messages already kept: {s.files_added:,} (an earlier import "
+            "had these messages without them; each addition is recorded in the log)."
+        )
     if s.linked:
         out.print(f"Linked in your register: {render.text(s.linked)}.")
     if s.not_linked_reason:
