@@ -448,6 +448,8 @@ def test_the_message_page_shows_an_added_file_and_its_origin(
         assert "Added later, by the import of WhatsApp Chat - Sam.zip" in page
         other = next(x for x in d.messages() if x.attachments and x.id != m.id)
         assert "not in the export" in client.get(f"/messages/{other.id}").text
+        assert f"{a['name']} (added later)" in client.get("/timeline").text
+        assert "1 file added to messages kept before" in client.get("/import").text
 
 
 # --- the shared corpus --------------------------------------------------------------------------
