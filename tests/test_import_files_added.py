@@ -449,6 +449,19 @@ def test_the_message_page_shows_an_added_file_and_its_origin(
         other = next(x for x in d.messages() if x.attachments and x.id != m.id)
         assert "not in the export" in client.get(f"/messages/{other.id}").text
         assert f"{a['name']} (added later)" in client.get("/timeline").text
+        # the file itself, byte for byte: a picture shown in the page, never run
+        got = client.get(f"/messages/{m.id}/files/0")
+        assert got.status_code == 200 and got.content == PHOTO_1_BYTES
+        assert got.headers["content-type"] == "image/jpeg"
+        assert got.headers["content-disposition"].startswith("inline")
+        assert "sandbox" in got.headers["content-security-policy"]
+        saved = client.get(f"/messages/{m.id}/files/0?download=1")
+        assert saved.content == PHOTO_1_BYTES
+        assert saved.headers["content-type"] == "application/octet-stream"
+        assert saved.headers["content-disposition"].startswith("attachment")
+        # a file the export only named, and a place the message does not have
+        assert client.get(f"/messages/{other.id}/files/0").status_code == 404
+        assert client.get(f"/messages/{m.id}/files/5").status_code == 404
         assert "1 file added to messages kept before" in client.get("/import").text
 
 

@@ -753,6 +753,25 @@ class Diary:
         with self._file.read() as conn:
             return timeline.message(conn, message_id)
 
+    def message_file(self, message_id: int, idx: int) -> dict[str, Any]:
+        """The file in place ``idx`` (from 0) of an imported message, as its attachments list
+        it (name, media type, size, SHA-256), when the diary holds its bytes."""
+        files = self.message(message_id).attachments
+        found = files[idx] if 0 <= idx < len(files) else None
+        if found is None or not found.get("sha256"):
+            raise RecordNotFound(
+                f"Message {message_id} has no file kept in place {idx + 1}.",
+                cause="The export named the file but did not include it, or there is no such file.",
+                hint="The message's page lists its files.",
+            )
+        return found
+
+    def iter_message_file(self, message_id: int, idx: int) -> Iterator[bytes]:
+        """The bytes of a file that came with an imported message, exactly as imported."""
+        sha256 = bytes.fromhex(self.message_file(message_id, idx)["sha256"])
+        with self._file.read() as conn:
+            yield from blobs.iter_blob(conn, sha256)
+
     def message_context(self, message_id: int, around: int = 5) -> list[timeline.MessageView]:
         with self._file.read() as conn:
             return timeline.context(conn, message_id, around)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
@@ -457,8 +458,39 @@ def file_download(request: Request, attachment_id: int) -> Response:
         view = diary.attachment(attachment_id)
         pieces = list(diary.iter_attachment(attachment_id)) if view.size <= 64 << 20 else None
     media_type = view.data.media_type if view.data else "application/octet-stream"
-    inline = media_type in INLINE_IMAGES and request.query_params.get("download") != "1"
     name = view.data.name if view.data else f"file-{attachment_id}"
+    return _send_file(request, name, media_type, pieces, lambda d: d.iter_attachment(attachment_id))
+
+
+@router.get("/messages/{message_id}/files/{idx}")
+def message_file_download(request: Request, message_id: int, idx: int) -> Response:
+    """A file that came with an imported message (``idx`` from 0, as the message lists them)."""
+    state = session(request)
+    with state.diary() as diary:
+        found = diary.message_file(message_id, idx)
+        small = int(found.get("size") or 0) <= 64 << 20
+        pieces = list(diary.iter_message_file(message_id, idx)) if small else None
+    return _send_file(
+        request,
+        str(found.get("name") or f"message-{message_id}-file-{idx + 1}"),
+        str(found.get("media_type") or "application/octet-stream"),
+        pieces,
+        lambda d: d.iter_message_file(message_id, idx),
+    )
+
+
+def _send_file(
+    request: Request,
+    name: str,
+    media_type: str,
+    pieces: list[bytes] | None,
+    read: Callable[[Diary], Iterator[bytes]],
+) -> Response:
+    """A file from the diary: pictures shown in the page (unless ?download=1), anything else
+    as a download, never run by the browser (a sandbox with nothing allowed). Up to 64 MiB
+    is read before answering; a larger file is streamed from a diary opened for the answer."""
+    state = session(request)
+    inline = media_type in INLINE_IMAGES and request.query_params.get("download") != "1"
     headers = {
         "Content-Disposition": content_disposition(name, "inline" if inline else "attachment"),
         "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -467,7 +499,7 @@ def file_download(request: Request, attachment_id: int) -> Response:
 
         def stream() -> Any:
             with state.diary(wait=30) as d:
-                yield from d.iter_attachment(attachment_id)
+                yield from read(d)
 
         body: Any = stream()
     else:
