@@ -733,7 +733,7 @@ def test_signing_key_is_sealed_on_the_server(pg_engine: Engine) -> None:
             f"SELECT value FROM {schema}.meta WHERE key = 'log_key'"
         ).scalar()
     assert value is not None and value.startswith(postgres.SEALED_PREFIX)
-    with pytest.raises(Exception, match="^The case's signing key cannot be opened"):
+    with pytest.raises(Exception, match=r"^The case's signing key cannot be opened"):
         postgres.ServerKey(secrets.token_bytes(32), schema).open("log_key", value)
     # bound to its case: the same sealed value does not open as another case's key
     with pytest.raises(Exception, match="cannot be opened"):
