@@ -39,6 +39,9 @@ What it does with a message (research notes: ``formats.md`` §5.7, §5.8 and §8
   which the diary keeps, still holds them).
 * Nothing here raises for a malformed message: a header or part that cannot be read is kept
   as written, with a warning where it matters to the user.
+* Nothing here makes a reference cycle. The import pipeline switches Python's cycle
+  collector off while it imports, so anything left in a cycle (a message's parts, its
+  bytes) would stay in memory until the import ends, and memory would grow with the file.
 """
 
 from __future__ import annotations
@@ -55,12 +58,13 @@ from email import errors as email_errors
 from email import policy as email_policy
 from email.generator import BytesGenerator
 from email.header import decode_header, make_header
+from email.headerregistry import AddressHeader, HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_tz
 from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Final
+from typing import Final, cast
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -152,6 +156,16 @@ def split_fields(block: str) -> list[tuple[str, str]]:
 CACHED_VALUE: Final = 1024  # header values up to this long are remembered once decoded
 SLOW_PARSER_LIMIT: Final = 16 << 10  # longer values skip policy.default's (slow) parser
 
+# policy.default's header classes, made once. ``header_factory(name, value)`` makes a new
+# class at every call, and a class is always part of a reference cycle (its ``__mro__``
+# holds it), so every header read that way would be garbage only the cycle collector frees;
+# the import pipeline switches that collector off while it imports (``docket.importer.run``),
+# so they would pile up for the whole import. Nothing in this module may make a cycle.
+# (``HeaderRegistry()`` is the registry ``policy.default`` is made with.)
+_HEADER_CLASSES: Final = HeaderRegistry()
+_UNSTRUCTURED_HEADER: Final = _HEADER_CLASSES["subject"]
+_ADDRESS_HEADER: Final = _HEADER_CLASSES["to"]  # its instances are AddressHeaders
+
 
 def decode_words(value: str) -> str:
     """A header value with RFC 2047 encoded words decoded (``policy.default``), or as written
@@ -165,7 +179,7 @@ def decode_words(value: str) -> str:
 def _decode_words(value: str) -> str:
     if len(value) <= SLOW_PARSER_LIMIT:
         with suppress(Exception):  # the stdlib raises many kinds on broken input
-            return clean(str(email_policy.default.header_factory("subject", value)))
+            return clean(str(_UNSTRUCTURED_HEADER("subject", value)))
     with suppress(Exception):
         return clean(str(make_header(decode_header(value))))
     return value
@@ -204,7 +218,7 @@ def _addresses(value: str) -> tuple[tuple[str, str], ...]:
     with suppress(Exception):  # the stdlib raises many kinds on broken input
         if len(value) > SLOW_PARSER_LIMIT:
             raise ValueError("too long for the slow parser")
-        header = email_policy.default.header_factory("to", value)
+        header = cast(AddressHeader, _ADDRESS_HEADER("to", value))
         found = tuple(
             (clean(a.display_name), clean(a.addr_spec if a.domain else a.username))
             for a in header.addresses
@@ -611,11 +625,23 @@ def match_text(body: str | None) -> str | None:
 _RUN_START = re.compile(rb"\n\r?\n(?=[A-Za-z0-9+/]{16,}={0,2}\r?\n)")  # some write one line
 _RUN_LINES = re.compile(rb"(?:[A-Za-z0-9+/=]+\r?\n)*")
 _B64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n"
+_LINE_END_BYTES = frozenset(b"\r\n")
+_LOOK = 1 << 16  # bytes of a body checked at a time
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _TOKEN = re.compile(r"<docket-lifted-(\d+)>")
 _TOKEN_BYTES = b"<docket-lifted-"
 _TOKEN_LINE = re.compile(rb"<docket-lifted-(\d+)>\r?\n")
 _LAST_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}\r?\n")
+
+
+def _base64_text(data: bytes | bytearray, a: int, b: int) -> bool:
+    """Whether ``data[a:b]`` holds nothing but base64 text (its alphabet, "=" and line ends).
+    Looked at a slice at a time, so that a body of many megabytes is never copied whole."""
+    view = memoryview(data)
+    for i in range(a, b, _LOOK):
+        if bytes(view[i : min(b, i + _LOOK)]).translate(None, _B64_TEXT):
+            return False
+    return True
 
 
 def _runs(data: bytes | bytearray, start: int) -> Iterator[tuple[int, int]]:
@@ -634,7 +660,7 @@ def _runs(data: bytes | bytearray, start: int) -> Iterator[tuple[int, int]]:
         if b - a < LIFT_MIN:
             pos = b  # any run starting before b also ends by b
             continue
-        if b == mixed or bytes(data[a:b]).translate(None, _B64_TEXT):
+        if b == mixed or not _base64_text(data, a, b):
             mixed = b
             # something else in there: the base64 lines at its start, if long enough
             found = _RUN_LINES.match(data, a, b)
@@ -680,20 +706,38 @@ def lift(data: bytes | bytearray, start: int) -> tuple[bytes | bytearray, list[t
 
 
 def _b64_chunks(data: bytes | bytearray, a: int, b: int) -> Iterator[bytes]:
-    """The decoded bytes of the base64 text ``data[a:b]``, about :data:`CHUNK` at a time."""
-    carry = b""
-    pos = a
+    """The decoded bytes of the base64 text ``data[a:b]`` (a run :func:`lift` took: base64
+    lines, padding only at the end), about :data:`CHUNK` at a time.
+
+    Each piece is decoded straight from ``data``, which ``binascii.a2b_base64`` reads past
+    line ends: the decoded piece is the only memory it takes (taking the line ends out
+    first made four copies of every piece). A piece ends where the text before it holds
+    whole groups of four characters, so the pieces decode as the whole text would."""
     step = CHUNK * 4 // 3
+    pos = a
     while pos < b:
         end = min(b, pos + step)
-        piece = carry + bytes(data[pos:end]).translate(None, b"\r\n")
-        pos = end
-        usable = len(piece) - len(piece) % 4
-        carry = piece[usable:]
-        if usable:
-            yield binascii.a2b_base64(piece[:usable])
-    if carry:
-        yield binascii.a2b_base64(carry + b"=" * (-len(carry) % 4))
+        if end < b:
+            nl = data.rfind(b"\n", pos + step // 2, end)
+            if nl >= 0:
+                end = nl + 1  # at a line end, when there is one near
+        chars = (end - pos) - data.count(b"\n", pos, end) - data.count(b"\r", pos, end)
+        if chars < 4 and end < b:
+            step *= 2  # not one whole group in reach (only with a tiny CHUNK): look further
+            continue
+        whole = end
+        extra = chars % 4
+        while extra:  # step back over the characters of an unfinished group
+            whole -= 1
+            if data[whole] not in _LINE_END_BYTES:
+                extra -= 1
+        if chars >= 4:
+            yield binascii.a2b_base64(memoryview(data)[pos:whole])
+        if end == b and whole < b:  # the text ends in an unfinished group: pad it
+            tail = bytes(data[whole:b]).translate(None, b"\r\n")
+            yield binascii.a2b_base64(tail + b"=" * (-len(tail) % 4))
+            return
+        pos = whole
 
 
 # --- the message ------------------------------------------------------------------------------
@@ -905,25 +949,30 @@ class _Walk:
             return
         self.attach(part, ctype)
 
+    def _has_plain(self, part: Message, depth: int = 0) -> bool:
+        """Whether ``part`` is, or holds, a plain-text body (not an attachment).
+
+        A method, not a function nested in :meth:`_choose`: a nested function that calls
+        itself refers to itself through its closure, a reference cycle that would keep this
+        walk (and with it the message's bytes) alive until the cycle collector runs, and the
+        import pipeline switches that off while it imports."""
+        if depth > MAX_DEPTH:
+            return False
+        if part.is_multipart():
+            sub = part.get_payload()
+            return isinstance(sub, list) and any(
+                isinstance(s, Message) and self._has_plain(s, depth + 1) for s in sub
+            )
+        return part.get_content_type() == "text/plain" and self.filename(part) is None
+
     def _choose(self, children: list[Message]) -> Message | None:
         """The alternative whose text is taken: plain text first, then a part holding plain
         text, then HTML, then the last."""
-
-        def has_plain(p: Message, depth: int = 0) -> bool:
-            if depth > MAX_DEPTH:
-                return False
-            if p.is_multipart():
-                sub = p.get_payload()
-                return isinstance(sub, list) and any(
-                    isinstance(s, Message) and has_plain(s, depth + 1) for s in sub
-                )
-            return p.get_content_type() == "text/plain" and self.filename(p) is None
-
         for want in ("plain", "nested", "html"):
             for child in children:
-                if want == "plain" and not child.is_multipart() and has_plain(child):
+                if want == "plain" and not child.is_multipart() and self._has_plain(child):
                     return child
-                if want == "nested" and child.is_multipart() and has_plain(child):
+                if want == "nested" and child.is_multipart() and self._has_plain(child):
                     return child
                 if (
                     want == "html"
