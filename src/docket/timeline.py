@@ -152,20 +152,25 @@ def messages(
 
 def message(conn: Any, message_id: int) -> MessageView:
     raw = log.raw_connection(conn)
+    return _with_added(raw, [_stored_message(raw, message_id)])[0]
+
+
+def _stored_message(raw: Any, message_id: int) -> MessageView:
+    """The message as its row holds it (without files added to it later)."""
     row = raw.execute(_SELECT + "WHERE m.id = ?", (message_id,)).fetchone()
     if row is None:
         raise RecordNotFound(
             f"There is no imported message number {message_id}.",
             hint="The timeline lists the messages in the diary.",
         )
-    return _with_added(raw, [_view(row)])[0]
+    return _view(row)
 
 
 def context(conn: Any, message_id: int, around: int = 5) -> list[MessageView]:
     """The message with up to ``around`` messages before and after it in the same export (and
     the same conversation, where the export names one), in order."""
-    m = message(conn, message_id)
     raw = log.raw_connection(conn)
+    m = _stored_message(raw, message_id)
     if dialect(conn) == "sqlite":
         # "+" keeps SQLite on the (time, id) index, reading outwards from the message, rather
         # than sorting the whole export's messages

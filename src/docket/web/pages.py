@@ -26,6 +26,7 @@ from docket.records import IncidentFilter
 from docket.search import MARK_END, MARK_START
 from docket.web import charts, uploads
 from docket.web.app import content_disposition, form, redirect, render, session
+from docket.web.state import WebState
 
 router = APIRouter()
 
@@ -459,7 +460,9 @@ def file_download(request: Request, attachment_id: int) -> Response:
         pieces = list(diary.iter_attachment(attachment_id)) if view.size <= 64 << 20 else None
     media_type = view.data.media_type if view.data else "application/octet-stream"
     name = view.data.name if view.data else f"file-{attachment_id}"
-    return _send_file(request, name, media_type, pieces, lambda d: d.iter_attachment(attachment_id))
+    return _send_file(
+        request, state, name, media_type, pieces, lambda d: d.iter_attachment(attachment_id)
+    )
 
 
 @router.get("/messages/{message_id}/files/{idx}")
@@ -472,6 +475,7 @@ def message_file_download(request: Request, message_id: int, idx: int) -> Respon
         pieces = list(diary.iter_message_file(message_id, idx)) if small else None
     return _send_file(
         request,
+        state,
         str(found.get("name") or f"message-{message_id}-file-{idx + 1}"),
         str(found.get("media_type") or "application/octet-stream"),
         pieces,
@@ -481,6 +485,7 @@ def message_file_download(request: Request, message_id: int, idx: int) -> Respon
 
 def _send_file(
     request: Request,
+    state: WebState,
     name: str,
     media_type: str,
     pieces: list[bytes] | None,
@@ -489,7 +494,6 @@ def _send_file(
     """A file from the diary: pictures shown in the page (unless ?download=1), anything else
     as a download, never run by the browser (a sandbox with nothing allowed). Up to 64 MiB
     is read before answering; a larger file is streamed from a diary opened for the answer."""
-    state = session(request)
     inline = media_type in INLINE_IMAGES and request.query_params.get("download") != "1"
     headers = {
         "Content-Disposition": content_disposition(name, "inline" if inline else "attachment"),
