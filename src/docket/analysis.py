@@ -27,8 +27,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 
+from docket import flag_store, log_records, search
 from docket import flags as language
-from docket import log_records, search
 from docket.jurisdictions import Jurisdiction
 from docket.ledger import log
 from docket.model import timeparse
@@ -507,11 +507,18 @@ _INDEX_ONLY = ("enable_seqscan", "enable_indexscan", "jit")
 
 
 def _flag_candidates(
-    conn: Connection, raw: Any, lexicon: language.Lexicon, period: Period
+    conn: Connection, raw: Any, lexicon: language.Lexicon, period: Period, after: int = 0
 ) -> Iterable[tuple[Any, ...]]:
-    """The messages not sent by the diary's owner that the full-text index offers as
-    candidates for the language flags, in id order: a superset of those the rules match."""
-    clause, args = period.where("m.sent_at")
+    """The messages after id ``after`` not sent by the diary's owner that the full-text index
+    offers as candidates for the language flags, in id order: a superset of those the rules
+    match."""
+    clause, bounds = period.where("m.sent_at")
+    args: list[Any] = list(bounds)
+    if after:
+        if raw.execute("SELECT 1 FROM message WHERE id > ? LIMIT 1", (after,)).fetchone() is None:
+            return ()
+        clause += " AND m.id > ?"
+        args.append(after)
     if dialect(conn) == "sqlite":
         return cast(
             Iterable[tuple[Any, ...]],
@@ -526,7 +533,7 @@ def _flag_candidates(
 
 
 def _server_candidates(
-    conn: Connection, raw: Any, lexicon: language.Lexicon, clause: str, args: list[str]
+    conn: Connection, raw: Any, lexicon: language.Lexicon, clause: str, args: list[Any]
 ) -> Iterator[tuple[Any, ...]]:
     """PostgreSQL: what its index offers, and every text its parser may read differently from
     FTS5 (streamed, as on a large case they can be many), merged in id order."""
@@ -575,7 +582,27 @@ def _flag_messages(
 ) -> list[FlagHit]:
     hits: list[FlagHit] = []
     labels = lexicon.labels()
-    for mid, body, sent_at, kind, platform, value in _flag_candidates(conn, raw, lexicon, period):
+    after = 0
+    clause, args = period.where("sent_at")
+    kept = flag_store.hits(raw, lexicon, clause, args)
+    if kept is not None:
+        # worked out at import (docket.flag_store): only messages after them are searched
+        stored, after = kept
+        hits += [
+            FlagHit(
+                flag=h.flag,
+                label=labels.get(h.flag, h.flag),
+                kind="message",
+                id=h.message_id,
+                words=h.words,
+                when=h.sent_at,
+                person_id=owner.get(h.sender),
+            )
+            for h in stored
+        ]
+    for mid, body, sent_at, kind, platform, value in _flag_candidates(
+        conn, raw, lexicon, period, after
+    ):
         for match in lexicon.scan(body or ""):
             hits.append(
                 FlagHit(

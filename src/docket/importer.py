@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from docket import flag_store
 from docket.errors import (
     DocketError,
     ImportFailed,
@@ -319,6 +320,8 @@ class _Writer:
         # the batch's new messages, in id order: their integers, text, content key and leaf
         self.rows: list[tuple[tuple[int, ...], tuple[str, ...], bytes]] = []
         self.batch_files: list[tuple[int, int, bytes]] = []
+        # the batch's messages whose words the language flags look at (flag_store's columns)
+        self.batch_words: list[tuple[Any, ...]] = []
         self.batch_leaves: list[bytes] = []
         self.taken: set[bytes] = set()  # content keys given out since the last flush
         # What the diary held, at the start of this flush, under the keys in [lo, hi): keys
@@ -677,6 +680,13 @@ class _Writer:
         for i, f in enumerate(files):
             if f["sha256"] is not None:
                 self.batch_files.append((message_id, i, bytes.fromhex(f["sha256"])))
+        if body and direction != "outgoing":  # words the language flags may find
+            sender = (
+                (None, None, None)
+                if nulls & _NULL_SENDER
+                else (sender_kind, sender_platform, sender_value)
+            )
+            self.batch_words.append((message_id, direction, body, sent_at, *sender))
         self.batch_leaves.append(leaf)
         self.summary.added += 1
         self.summary.by_kind[item.kind] += 1
@@ -757,8 +767,10 @@ class _Writer:
             "INSERT INTO message_file (message_id, idx, sha256) VALUES (?, ?, ?)",
             self.batch_files,
         )
+        flag_store.add(self.raw, self.rows[0][0][0], self.rows[-1][0][0], self.batch_words)
         self.rows.clear()
         self.batch_files.clear()
+        self.batch_words.clear()
         self.batch_leaves.clear()
         self.taken.clear()  # now in the table, under this source
         # run() imports with the cycle collector off; free any cycle an importer left in
@@ -1216,6 +1228,7 @@ def run(
         ),
     )
     summary.source_id = source_id
+    flag_store.prepare(raw)  # the language flags kept cover every message already held
     writer = _Writer(conn, source_id, options, summary)
     context = Context(
         timezone=options.timezone,

@@ -39,7 +39,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -332,12 +332,18 @@ class _Need:
 @dataclass(frozen=True)
 class _Pattern:
     source: str
-    regex: re.Pattern[str]
+    expression: str  # the regular expression, compiled the first time a text may match
     slots: tuple[_Slot, ...]
     # One need for each place that must be filled (not optional, not a gap): any text the
     # pattern matches has a word from each. Checked before the regular expression is run.
     needs: tuple[_Need, ...]
     anchor: _Need  # the need that everyday messages meet least often
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        # Compiling every pattern when a lexicon loads took about a second, which every
+        # import (the flags of its messages are kept) would pay; most are never run.
+        return re.compile(self.expression)
 
 
 @dataclass(frozen=True)
@@ -500,7 +506,7 @@ def _compile(
     needs = tuple(needs_of[s] for s in needed)
     return _Pattern(
         source=source,
-        regex=re.compile("(?<![^ ])" + _guard(slots) + "".join(_slot_regex(s) for s in slots)),
+        expression="(?<![^ ])" + _guard(slots) + "".join(_slot_regex(s) for s in slots),
         slots=tuple(slots),
         needs=needs,
         # the first of the least common, where two are alike

@@ -221,3 +221,28 @@ message_file = Table(
     Column("sha256", LargeBinary, ForeignKey("blob.sha256"), nullable=False),
     PrimaryKeyConstraint("message_id", "idx"),
 )
+
+# The language flags of imported messages, worked out when they are imported (see
+# docket.flag_store): a derived table, checked by verify against the messages' words.
+message_flag = Table(
+    "message_flag",
+    metadata,
+    Column("language", Text, nullable=False),
+    Column("message_id", Integer, ForeignKey("message.id"), nullable=False),
+    Column("ordinal", Integer, nullable=False),  # the match's place in the scan's order
+    Column("flag", Text, nullable=False),
+    Column("words", Text, nullable=False),  # as written in the message
+    Column("sent_at", Text, nullable=True),  # the message's, so the analysis reads no message
+    Column("sender_kind", Text, nullable=True),
+    Column("sender_platform", Text, nullable=True),
+    Column("sender_value", Text, nullable=True),
+    PrimaryKeyConstraint("language", "message_id", "ordinal"),
+)
+
+flag_scan = Table(
+    "flag_scan",
+    metadata,
+    Column("language", Text, primary_key=True),
+    Column("version", Text, nullable=False),  # the lexicon's version the rows were made with
+    Column("through", Integer, nullable=False),  # every message up to this id was looked at
+)

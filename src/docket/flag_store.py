@@ -1,0 +1,223 @@
+"""The language flags of imported messages, kept in the diary: worked out once, when a message
+is imported, and read by the pattern analysis, instead of searching every message each time
+the pattern is shown; ``docket verify`` works them out again and reports any difference.
+
+Two tables (migration 0008; c0003 on a server):
+- ``message_flag``: one row per place a language rule matched in a message not sent by the
+  diary's owner: the flag, the words as written, and the message's time and sender (so the
+  analysis needs no message rows), in the lexicon's scan order (``ordinal``);
+- ``flag_scan``: per language, the lexicon version the rows were made with and ``through``:
+  every message with an id up to it has been looked at with that version.
+
+Messages never change once imported, so rows stay right until the lexicon does. A Docket
+with a new lexicon (or a diary that had messages before this table) has no matching state;
+the next import works the flags out again for the whole diary inside its own transaction
+(``prepare``), and until then the analysis searches the messages as before (``hits`` returns
+None, or only the rows up to ``through`` and the caller searches the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from docket import flags as language
+
+PAGE = 5000  # messages read at a time when every message is looked at again
+
+# the message columns a flag row needs, in this order
+_COLUMNS = "id, direction, body, sent_at, sender_kind, sender_platform, sender_value"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One kept flag: a rule of ``flag`` matched ``words`` in message ``message_id``."""
+
+    message_id: int
+    flag: str
+    words: str
+    sent_at: str | None
+    sender: tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class State:
+    version: str
+    through: int
+
+
+@cache
+def lexicons() -> tuple[language.Lexicon, ...]:
+    """Every lexicon Docket has: each is kept for every diary."""
+    return tuple(language.load(code) for code in language.available())
+
+
+def state(raw: Any, code: str) -> State | None:
+    row = raw.execute(
+        "SELECT version, through FROM flag_scan WHERE language = ?", (code,)
+    ).fetchone()
+    return None if row is None else State(str(row[0]), int(row[1]))
+
+
+def _rows(lexicon: language.Lexicon, messages: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """message_flag rows for ``messages`` (rows of ``_COLUMNS``)."""
+    out: list[tuple[Any, ...]] = []
+    code = lexicon.language
+    for mid, direction, body, sent_at, kind, platform, value in messages:
+        if direction == "outgoing" or not body:
+            continue
+        for ordinal, match in enumerate(lexicon.scan(body)):
+            out.append(
+                (code, mid, ordinal, match.flag, match.words, sent_at, kind, platform, value)
+            )
+    return out
+
+
+_INSERT = (
+    "INSERT INTO message_flag (language, message_id, ordinal, flag, words, sent_at, "
+    "sender_kind, sender_platform, sender_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _set_state(raw: Any, lexicon: language.Lexicon, through: int) -> None:
+    raw.execute(
+        "INSERT INTO flag_scan (language, version, through) VALUES (?, ?, ?) "
+        "ON CONFLICT (language) DO UPDATE SET version = excluded.version, "
+        "through = excluded.through",
+        (lexicon.language, lexicon.version, through),
+    )
+
+
+def prepare(raw: Any) -> None:
+    """Before an import adds messages: make every lexicon's flags cover every message the
+    diary holds, working them out again where the lexicon changed or the rows fall short
+    (seconds for a million messages, once)."""
+    last = int(raw.execute("SELECT coalesce(max(id), 0) FROM message").fetchone()[0])
+    for lexicon in lexicons():
+        now = state(raw, lexicon.language)
+        if now is not None and now.version == lexicon.version and now.through >= last:
+            continue
+        raw.execute("DELETE FROM message_flag WHERE language = ?", (lexicon.language,))
+        after = 0
+        while True:
+            page = raw.execute(
+                f"SELECT {_COLUMNS} FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+                (after, last, PAGE),
+            ).fetchall()
+            if not page:
+                break
+            rows = _rows(lexicon, page)
+            if rows:
+                raw.executemany(_INSERT, rows)
+            after = int(page[-1][0])
+        _set_state(raw, lexicon, last)
+
+
+def add(raw: Any, first: int, last: int, messages: Iterable[tuple[Any, ...]]) -> None:
+    """An import's new messages ``first`` to ``last``: the flags of ``messages`` (rows of
+    ``_COLUMNS``: those of them that may have flags, the others may be left out), for each
+    lexicon whose rows cover every message before them."""
+    batch = list(messages)
+    for lexicon in lexicons():
+        now = state(raw, lexicon.language)
+        if now is None or now.version != lexicon.version or now.through != first - 1:
+            continue  # not kept (yet) for this lexicon: the analysis searches instead
+        rows = _rows(lexicon, batch)
+        if rows:
+            raw.executemany(_INSERT, rows)
+        _set_state(raw, lexicon, last)
+
+
+def hits(
+    raw: Any, lexicon: language.Lexicon, where: str, args: list[str]
+) -> tuple[list[Stored], int] | None:
+    """The kept flags for ``lexicon`` (in message order, then text order) whose ``sent_at``
+    passes ``where`` (a clause starting " AND ", over the column ``sent_at``), and the last
+    message id they cover; None when none are kept for this lexicon's version."""
+    now = state(raw, lexicon.language)
+    if now is None or now.version != lexicon.version:
+        return None
+    found = [
+        Stored(int(mid), flag, words, sent_at, (kind, platform, value))
+        for mid, flag, words, sent_at, kind, platform, value in raw.execute(
+            "SELECT message_id, flag, words, sent_at, sender_kind, sender_platform, "
+            "sender_value FROM message_flag WHERE language = ? AND message_id <= ?"
+            f"{where} ORDER BY message_id, ordinal",
+            (lexicon.language, now.through, *args),
+        )
+    ]
+    return found, now.through
+
+
+def check(reads: Any, report: Any) -> None:
+    """``docket verify``: every kept flag against the message's words, worked out again.
+    ``reads`` streams (integrity's reader); ``report.add`` records a problem."""
+    for code, version, through in list(
+        reads.execute("SELECT language, version, through FROM flag_scan ORDER BY language")
+    ):
+        lexicon = next((x for x in lexicons() if x.language == code), None)
+        if lexicon is None or lexicon.version != version:
+            continue  # made by another version of the word lists: the analysis ignores them
+        kept = iter(
+            reads.stream(
+                "SELECT message_id, ordinal, flag, words, sent_at, sender_kind, "
+                "sender_platform, sender_value FROM message_flag WHERE language = ? "
+                "ORDER BY message_id, ordinal",
+                (code,),
+            )
+        )
+        messages = reads.stream(
+            f"SELECT {_COLUMNS} FROM message WHERE id <= ? ORDER BY id", (int(through),)
+        )
+        _compare(report, code, int(through), _expected(lexicon, messages), kept)
+
+
+def _expected(
+    lexicon: language.Lexicon, messages: Iterable[tuple[Any, ...]]
+) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    for message in messages:
+        rows = _rows(lexicon, [message])
+        yield int(message[0]), [r[1:] for r in rows]
+
+
+def _compare(
+    report: Any,
+    code: str,
+    through: int,
+    expected: Iterator[tuple[int, list[tuple[Any, ...]]]],
+    kept: Iterator[Any],
+) -> None:
+    row = next(kept, None)
+    bad: set[int] = set()
+
+    def problem(mid: int, what: str) -> None:
+        if mid not in bad:
+            bad.add(mid)
+            report.add(
+                "table_changed",
+                f"the {code} language flags kept for imported message {mid} {what}",
+                None,
+                f"message/{mid}",
+            )
+
+    for mid, want in expected:
+        while row is not None and int(row[0]) < mid:
+            problem(int(row[0]), "are for a message the diary does not hold")
+            row = next(kept, None)
+        have = []
+        while row is not None and int(row[0]) == mid:
+            have.append((int(row[0]), int(row[1]), *row[2:]))
+            row = next(kept, None)
+        if have != [tuple(w) for w in want]:
+            problem(mid, "do not match its words")
+    while row is not None:
+        mid = int(row[0])
+        what = (
+            "are for a message the diary does not hold"
+            if mid <= through
+            else "are for a message not yet looked at"
+        )
+        problem(mid, what)
+        row = next(kept, None)
