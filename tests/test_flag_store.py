@@ -1,8 +1,10 @@
-"""The language flags kept at import (``docket.flag_store``), on a diary file and on a case on
-PostgreSQL: an import fills them; the analysis reads them and finds exactly what searching
-every message finds; a new lexicon version, a diary from before them, or rows that fall short
-make the analysis search instead, and the next import works them out again; verify reports
-any kept flag that does not match the message's words."""
+"""The language flags kept when messages are imported and entries written
+(``docket.flag_store``), on a diary file and on a case on PostgreSQL: an import fills them, an
+entry's edit replaces its own, removing it removes them; the analysis reads them and finds
+exactly what searching every message and entry finds; a new lexicon version, a diary from
+before them, or rows that fall short make the analysis search instead, and the next import
+(or entry) works them out again; verify reports any kept flag that does not match the
+words."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import pytest
 from docket import flag_store, flags, integrity
 from docket.analysis import Analysis, Period
 from docket.api import Diary
+from docket.model.forms import IncidentInput
 from docket.model.identifiers import Identifier
-from docket.model.records import PersonData
+from docket.model.records import IncidentData, Occurrence, PersonData
 from docket.store.base import raw
 from tests.test_analysis import ALEX, BOB, local, sbr
 
@@ -64,7 +67,9 @@ def kept(d: Diary) -> list[tuple[Any, ...]]:
 def searched(d: Diary, as_of: date, period: Period | None = None) -> Analysis:
     """The analysis with no kept flags: every message searched, as before they were kept."""
     with d._write() as conn:
-        saved = raw(conn).execute("SELECT language, version, through FROM flag_scan").fetchall()
+        saved = (
+            raw(conn).execute("SELECT what, language, version, through FROM flag_scan").fetchall()
+        )
         raw(conn).execute("DELETE FROM flag_scan")
     try:
         return d.analyse(as_of=as_of, period=period)
@@ -72,7 +77,7 @@ def searched(d: Diary, as_of: date, period: Period | None = None) -> Analysis:
         with d._write() as conn:
             for row in saved:
                 raw(conn).execute(
-                    "INSERT INTO flag_scan (language, version, through) VALUES (?, ?, ?)",
+                    "INSERT INTO flag_scan (what, language, version, through) VALUES (?, ?, ?, ?)",
                     tuple(row),
                 )
 
@@ -87,8 +92,8 @@ def same_flags(a: Analysis, b: Analysis) -> None:
 
 def test_an_import_keeps_the_flags_of_messages_not_sent_by_me(d: Diary) -> None:
     lexicon = flags.load("en")
-    assert sql(d, "SELECT language, version, through FROM flag_scan") == [
-        ("en", lexicon.version, 6)
+    assert sql(d, "SELECT what, language, version, through FROM flag_scan") == [
+        ("message", "en", lexicon.version, 6)
     ]
     rows = kept(d)
     assert {r[0] for r in rows} == {1, 3, 5}  # not 4 (mine), not 2, 6 (nothing to flag)
@@ -200,5 +205,110 @@ def test_a_flag_for_a_message_the_diary_does_not_hold_is_reported(d: Diary) -> N
 
 
 def test_the_state_is_kept_for_every_lexicon(d: Diary) -> None:
-    assert {r[0] for r in sql(d, "SELECT language FROM flag_scan")} == set(flags.available())
+    d.add_incident_data(entry("He said he would kill me."))
+    for what in ("message", "incident"):
+        found = sql(d, "SELECT language FROM flag_scan WHERE what = ?", (what,))
+        assert {r[0] for r in found} == set(flags.available())
     assert [x.language for x in flag_store.lexicons()] == flags.available()
+
+
+# --- incident entries ---------------------------------------------------------------------------
+
+
+def entry(description: str, exact_words: str | None = None) -> IncidentData:
+    return IncidentData(
+        occurred=Occurrence(local(2026, 2, 10), "Europe/London"),
+        category="CON",
+        description=description,
+        exact_words=exact_words,
+    )
+
+
+def incident_rows(d: Diary) -> list[tuple[Any, ...]]:
+    return sql(d, "SELECT incident_id, ordinal, flag, words FROM incident_flag ORDER BY 1, 2")
+
+
+def test_entries_keep_their_flags_through_edits_and_removal(d: Diary) -> None:
+    first = d.add_incident_data(entry("A car parked across the road.", "I know where you live")).id
+    plain = d.add_incident_data(entry("A missed call at work.")).id
+    assert sql(d, "SELECT version FROM flag_scan WHERE what = 'incident'") == [
+        (flags.load("en").version,)
+    ]
+    assert incident_rows(d) == [(first, 0, "whereabouts", "know where you live")]
+    a = d.analyse(as_of=date(2026, 2, 28))
+    assert a.flag_counts["whereabouts"]["incidents"] == 1
+    same_flags(a, searched(d, date(2026, 2, 28)))
+    d.edit_incident(plain, IncidentInput(description="He said he would kill me."), "his words")
+    assert {r[0] for r in incident_rows(d)} == {first, plain}
+    d.edit_incident(first, IncidentInput(clear=["exact_words"]), "the words were another day")
+    assert [r[0] for r in incident_rows(d)] == [plain]
+    assert d.verify().ok
+    d.redact("incident", plain, "entered in the wrong diary")
+    assert incident_rows(d) == []
+    a = d.analyse(as_of=date(2026, 2, 28))
+    assert "threat" not in a.flag_counts or a.flag_counts["threat"]["incidents"] == 0
+    same_flags(a, searched(d, date(2026, 2, 28)))
+    assert d.verify().ok
+
+
+def test_the_analysis_reads_entries_kept_flags(d: Diary) -> None:
+    iid = d.add_incident_data(entry("He said he would kill me.")).id
+    sql(d, "UPDATE incident_flag SET words = 'changed words'")
+    shown = d.analyse(as_of=date(2026, 2, 28))
+    assert [h.words for h in shown.flag_hits if h.kind == "incident"] == ["changed words"]
+    report = d.verify()
+    assert [p.message for p in report.problems] == [
+        f"the en language flags kept for incident {iid} do not match its words"
+    ]
+
+
+@pytest.mark.parametrize(
+    "tamper, expected",
+    [
+        ("DELETE FROM incident_flag", "incident {iid} do not match"),
+        (
+            "INSERT INTO incident_flag (language, incident_id, ordinal, flag, words) "
+            "VALUES ('en', {other}, 0, 'weapon', 'knife')",
+            "incident {other} do not match",
+        ),
+        ("UPDATE incident_flag SET flag = 'sexual'", "incident {iid} do not match"),
+    ],
+)
+def test_verify_reports_entries_kept_flags_that_do_not_match(
+    d: Diary, tamper: str, expected: str
+) -> None:
+    iid = d.add_incident_data(entry("He said he would kill me.")).id
+    other = d.add_incident_data(entry("A quiet day.")).id
+    assert d.verify().ok
+    sql(d, tamper.format(iid=iid, other=other))
+    texts = [p.message for p in d.verify().problems]
+    assert any(expected.format(iid=iid, other=other) in t for t in texts), texts
+
+
+def test_a_removed_entrys_kept_flags_are_reported(d: Diary) -> None:
+    iid = d.add_incident_data(entry("He said he would kill me.")).id
+    d.redact("incident", iid, "entered in the wrong diary")
+    sql(
+        d,
+        "INSERT INTO incident_flag (language, incident_id, ordinal, flag, words) "
+        "VALUES ('en', ?, 0, 'threat', 'kill me')",
+        (iid,),
+    )
+    texts = [p.message for p in d.verify().problems]
+    assert texts == [
+        f"the en language flags kept for incident {iid} are for an incident that is removed "
+        "or not in the diary"
+    ]
+
+
+def test_entries_flags_from_other_word_lists_are_worked_out_again(d: Diary) -> None:
+    iid = d.add_incident_data(entry("He said he would kill me.")).id
+    before = d.analyse(as_of=date(2026, 2, 28))
+    sql(d, "UPDATE flag_scan SET version = 'older' WHERE what = 'incident'")
+    sql(d, "DELETE FROM incident_flag")
+    same_flags(d.analyse(as_of=date(2026, 2, 28)), before)  # worked out from the words
+    assert d.verify().ok  # rows of other word lists are not checked
+    d.add_incident_data(entry("A quiet day."))  # the next entry works every one out again
+    assert [r[0] for r in incident_rows(d)] == [iid]
+    same_flags(d.analyse(as_of=date(2026, 2, 28)), before)
+    assert d.verify().ok

@@ -584,7 +584,7 @@ def _flag_messages(
     labels = lexicon.labels()
     after = 0
     clause, args = period.where("sent_at")
-    kept = flag_store.hits(raw, lexicon, clause, args)
+    kept = flag_store.message_hits(raw, lexicon, clause, args)
     if kept is not None:
         # worked out at import (docket.flag_store): only messages after them are searched
         stored, after = kept
@@ -845,15 +845,22 @@ def analyse(
     lexicon = language.load(language_code)
     hits: list[FlagHit] = []
     labels = lexicon.labels()
+    # kept when each entry was written (docket.flag_store), or worked out here if not
+    kept_for = flag_store.incident_hits(raw, lexicon)
     for inc in incidents:
-        for match in lexicon.scan(inc.text):
+        found = (
+            kept_for.get(inc.id, ())
+            if kept_for is not None
+            else [(m.flag, m.words) for m in lexicon.scan(inc.text)]
+        )
+        for flag, words in found:
             hits.append(
                 FlagHit(
-                    match.flag,
-                    labels.get(match.flag, match.flag),
+                    flag,
+                    labels.get(flag, flag),
                     "incident",
                     inc.id,
-                    match.words,
+                    words,
                     _iso(inc.start),
                     inc.people[0] if inc.people else None,
                 )

@@ -1,23 +1,29 @@
-"""The language flags of imported messages, kept in the diary: worked out once, when a message
-is imported, and read by the pattern analysis, instead of searching every message each time
-the pattern is shown; ``docket verify`` works them out again and reports any difference.
+"""The language flags of imported messages and of incident entries, kept in the diary: worked
+out when a message is imported or an entry is written, and read by the pattern analysis
+instead of searching every message and entry each time the pattern is shown; ``docket
+verify`` works them out again and reports any difference.
 
-Two tables (migration 0008; c0003 on a server):
+Three tables (migration 0008; c0003 on a server):
 - ``message_flag``: one row per place a language rule matched in a message not sent by the
   diary's owner: the flag, the words as written, and the message's time and sender (so the
   analysis needs no message rows), in the lexicon's scan order (``ordinal``);
-- ``flag_scan``: per language, the lexicon version the rows were made with and ``through``:
-  every message with an id up to it has been looked at with that version.
+- ``incident_flag``: the same for each incident's current text (what happened and their
+  exact words); an edit replaces its rows, removing the incident removes them;
+- ``flag_scan``: per kind ("message", "incident") and language, the lexicon version the rows
+  were made with, and for messages ``through``: every message with an id up to it has been
+  looked at with that version.
 
-Messages never change once imported, so rows stay right until the lexicon does. A Docket
-with a new lexicon (or a diary that had messages before this table) has no matching state;
-the next import works the flags out again for the whole diary inside its own transaction
-(``prepare``), and until then the analysis searches the messages as before (``hits`` returns
-None, or only the rows up to ``through`` and the caller searches the rest).
+Messages never change once imported, so their rows stay right until the lexicon does. A
+Docket with a new lexicon (or a diary that had messages before these tables) has no matching
+state: the next import works the messages' flags out again inside its own transaction
+(``prepare``), the next entry written works the entries' flags out again, and until then the
+analysis scans as before (``message_hits`` and ``incident_hits`` return None; rows up to
+``through`` are read and later messages searched).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -54,9 +60,9 @@ def lexicons() -> tuple[language.Lexicon, ...]:
     return tuple(language.load(code) for code in language.available())
 
 
-def state(raw: Any, code: str) -> State | None:
+def state(raw: Any, what: str, code: str) -> State | None:
     row = raw.execute(
-        "SELECT version, through FROM flag_scan WHERE language = ?", (code,)
+        "SELECT version, through FROM flag_scan WHERE what = ? AND language = ?", (what, code)
     ).fetchone()
     return None if row is None else State(str(row[0]), int(row[1]))
 
@@ -81,12 +87,12 @@ _INSERT = (
 )
 
 
-def _set_state(raw: Any, lexicon: language.Lexicon, through: int) -> None:
+def _set_state(raw: Any, what: str, lexicon: language.Lexicon, through: int) -> None:
     raw.execute(
-        "INSERT INTO flag_scan (language, version, through) VALUES (?, ?, ?) "
-        "ON CONFLICT (language) DO UPDATE SET version = excluded.version, "
+        "INSERT INTO flag_scan (what, language, version, through) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (what, language) DO UPDATE SET version = excluded.version, "
         "through = excluded.through",
-        (lexicon.language, lexicon.version, through),
+        (what, lexicon.language, lexicon.version, through),
     )
 
 
@@ -96,7 +102,7 @@ def prepare(raw: Any) -> None:
     (seconds for a million messages, once)."""
     last = int(raw.execute("SELECT coalesce(max(id), 0) FROM message").fetchone()[0])
     for lexicon in lexicons():
-        now = state(raw, lexicon.language)
+        now = state(raw, "message", lexicon.language)
         if now is not None and now.version == lexicon.version and now.through >= last:
             continue
         raw.execute("DELETE FROM message_flag WHERE language = ?", (lexicon.language,))
@@ -112,7 +118,7 @@ def prepare(raw: Any) -> None:
             if rows:
                 raw.executemany(_INSERT, rows)
             after = int(page[-1][0])
-        _set_state(raw, lexicon, last)
+        _set_state(raw, "message", lexicon, last)
 
 
 def add(raw: Any, first: int, last: int, messages: Iterable[tuple[Any, ...]]) -> None:
@@ -121,22 +127,22 @@ def add(raw: Any, first: int, last: int, messages: Iterable[tuple[Any, ...]]) ->
     lexicon whose rows cover every message before them."""
     batch = list(messages)
     for lexicon in lexicons():
-        now = state(raw, lexicon.language)
+        now = state(raw, "message", lexicon.language)
         if now is None or now.version != lexicon.version or now.through != first - 1:
             continue  # not kept (yet) for this lexicon: the analysis searches instead
         rows = _rows(lexicon, batch)
         if rows:
             raw.executemany(_INSERT, rows)
-        _set_state(raw, lexicon, last)
+        _set_state(raw, "message", lexicon, last)
 
 
-def hits(
+def message_hits(
     raw: Any, lexicon: language.Lexicon, where: str, args: list[str]
 ) -> tuple[list[Stored], int] | None:
     """The kept flags for ``lexicon`` (in message order, then text order) whose ``sent_at``
     passes ``where`` (a clause starting " AND ", over the column ``sent_at``), and the last
     message id they cover; None when none are kept for this lexicon's version."""
-    now = state(raw, lexicon.language)
+    now = state(raw, "message", lexicon.language)
     if now is None or now.version != lexicon.version:
         return None
     found = [
@@ -151,11 +157,105 @@ def hits(
     return found, now.through
 
 
+# --- incident entries -------------------------------------------------------------------------
+
+
+def incident_text(record: dict[str, Any]) -> str:
+    """The words of an incident the language flags look at: what happened, and their exact
+    words."""
+    return "\n".join(x for x in (record.get("description"), record.get("exact_words")) if x)
+
+
+_CURRENT_INCIDENTS = (
+    "SELECT i.id, e.record FROM incident i JOIN entry e ON e.seq = i.current_seq "
+    "WHERE NOT i.redacted AND e.record IS NOT NULL ORDER BY i.id"
+)
+_INSERT_INCIDENT = (
+    "INSERT INTO incident_flag (language, incident_id, ordinal, flag, words) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _incident_rows(
+    lexicon: language.Lexicon, incident_id: int, record: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    return [
+        (lexicon.language, incident_id, n, m.flag, m.words)
+        for n, m in enumerate(lexicon.scan(incident_text(record)))
+    ]
+
+
+def keep_incident(raw: Any, incident_id: int, record: dict[str, Any] | None) -> None:
+    """After an incident is written (``record``, its current version) or removed (None): its
+    kept flags, for every lexicon; where a lexicon's kept flags are missing or from another
+    version, every incident's are worked out again (entries are few: milliseconds)."""
+    raw.execute("DELETE FROM incident_flag WHERE incident_id = ?", (incident_id,))
+    for lexicon in lexicons():
+        now = state(raw, "incident", lexicon.language)
+        if now is not None and now.version == lexicon.version:
+            if record is not None:
+                rows = _incident_rows(lexicon, incident_id, record)
+                if rows:
+                    raw.executemany(_INSERT_INCIDENT, rows)
+            continue
+        # the incident table already holds this write: rebuild from it
+        raw.execute("DELETE FROM incident_flag WHERE language = ?", (lexicon.language,))
+        for iid, text in raw.execute(_CURRENT_INCIDENTS).fetchall():
+            rows = _incident_rows(lexicon, int(iid), json.loads(text))
+            if rows:
+                raw.executemany(_INSERT_INCIDENT, rows)
+        _set_state(raw, "incident", lexicon, 0)
+
+
+def incident_hits(raw: Any, lexicon: language.Lexicon) -> dict[int, list[tuple[str, str]]] | None:
+    """Incident id -> its kept flags (flag, words), in text order; None when none are kept for
+    this lexicon's version."""
+    now = state(raw, "incident", lexicon.language)
+    if now is None or now.version != lexicon.version:
+        return None
+    out: dict[int, list[tuple[str, str]]] = {}
+    for iid, flag, words in raw.execute(
+        "SELECT incident_id, flag, words FROM incident_flag WHERE language = ? "
+        "ORDER BY incident_id, ordinal",
+        (lexicon.language,),
+    ):
+        out.setdefault(int(iid), []).append((flag, words))
+    return out
+
+
+def _check_incidents(reads: Any, report: Any, lexicon: language.Lexicon) -> None:
+    kept: dict[int, list[tuple[Any, ...]]] = {}
+    for row in reads.stream(
+        "SELECT incident_id, ordinal, flag, words FROM incident_flag WHERE language = ? "
+        "ORDER BY incident_id, ordinal",
+        (lexicon.language,),
+    ):
+        kept.setdefault(int(row[0]), []).append((int(row[0]), int(row[1]), row[2], row[3]))
+
+    def problem(iid: int, what: str) -> None:
+        report.add(
+            "table_changed",
+            f"the {lexicon.language} language flags kept for incident {iid} {what}",
+            None,
+            f"incident/{iid}",
+        )
+
+    for iid, text in reads.stream(_CURRENT_INCIDENTS):
+        want = [r[1:] for r in _incident_rows(lexicon, int(iid), json.loads(text))]
+        if kept.pop(int(iid), []) != want:
+            problem(int(iid), "do not match its words")
+    for iid in sorted(kept):
+        problem(iid, "are for an incident that is removed or not in the diary")
+
+
 def check(reads: Any, report: Any) -> None:
-    """``docket verify``: every kept flag against the message's words, worked out again.
+    """``docket verify``: every kept flag against the message's or entry's words, worked out
+    again.
     ``reads`` streams (integrity's reader); ``report.add`` records a problem."""
     for code, version, through in list(
-        reads.execute("SELECT language, version, through FROM flag_scan ORDER BY language")
+        reads.execute(
+            "SELECT language, version, through FROM flag_scan WHERE what = 'message' "
+            "ORDER BY language"
+        )
     ):
         lexicon = next((x for x in lexicons() if x.language == code), None)
         if lexicon is None or lexicon.version != version:
@@ -172,6 +272,12 @@ def check(reads: Any, report: Any) -> None:
             f"SELECT {_COLUMNS} FROM message WHERE id <= ? ORDER BY id", (int(through),)
         )
         _compare(report, code, int(through), _expected(lexicon, messages), kept)
+    for code, version in list(
+        reads.execute("SELECT language, version FROM flag_scan WHERE what = 'incident'")
+    ):
+        lexicon = next((x for x in lexicons() if x.language == code), None)
+        if lexicon is not None and lexicon.version == version:
+            _check_incidents(reads, report, lexicon)
 
 
 def _expected(

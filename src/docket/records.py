@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
-from docket import log_records, search
+from docket import flag_store, log_records, search
 from docket.errors import InputError, RecordNotFound, RecordRedacted
 from docket.ledger import log
 from docket.model.entry import Entry
@@ -277,6 +277,7 @@ def create_incident(conn: Connection, data: IncidentData) -> int:
     )
     _link_people(conn, incident_id, data.people)
     search.index_incident(conn, incident_id, record)
+    flag_store.keep_incident(log.raw_connection(conn), incident_id, record)
     return incident_id
 
 
@@ -308,6 +309,7 @@ def update_incident(conn: Connection, incident_id: int, data: IncidentData, reas
     )
     _link_people(conn, incident_id, data.people)
     search.index_incident(conn, incident_id, record)
+    flag_store.keep_incident(log.raw_connection(conn), incident_id, record)
     return e
 
 
@@ -598,6 +600,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         )
         _link_people(conn, record_id, [])
         search.index_incident(conn, record_id, None)
+        flag_store.keep_incident(log.raw_connection(conn), record_id, None)
     elif kind == "person":
         conn.execute(
             update(person)

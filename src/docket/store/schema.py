@@ -222,8 +222,8 @@ message_file = Table(
     PrimaryKeyConstraint("message_id", "idx"),
 )
 
-# The language flags of imported messages, worked out when they are imported (see
-# docket.flag_store): a derived table, checked by verify against the messages' words.
+# The language flags of imported messages and incident entries, worked out when they are
+# written (see docket.flag_store): derived tables, checked by verify against the words.
 message_flag = Table(
     "message_flag",
     metadata,
@@ -239,10 +239,23 @@ message_flag = Table(
     PrimaryKeyConstraint("language", "message_id", "ordinal"),
 )
 
+incident_flag = Table(
+    "incident_flag",
+    metadata,
+    Column("language", Text, nullable=False),
+    Column("incident_id", Integer, ForeignKey("incident.id"), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("flag", Text, nullable=False),
+    Column("words", Text, nullable=False),
+    PrimaryKeyConstraint("language", "incident_id", "ordinal"),
+)
+
 flag_scan = Table(
     "flag_scan",
     metadata,
-    Column("language", Text, primary_key=True),
+    Column("what", Text, nullable=False),  # message | incident
+    Column("language", Text, nullable=False),
     Column("version", Text, nullable=False),  # the lexicon's version the rows were made with
-    Column("through", Integer, nullable=False),  # every message up to this id was looked at
+    Column("through", Integer, nullable=False),  # messages: every one up to this id looked at
+    PrimaryKeyConstraint("what", "language"),
 )

@@ -1,7 +1,8 @@
-"""The language flags of imported messages, kept, as in a diary file's revision 0008:
-``message_flag`` (each place a rule matched, with the message's time and sender) and
-``flag_scan`` (the lexicon version and the last message looked at). The next import fills
-them (see ``docket.flag_store``).
+"""The language flags of imported messages and incident entries, kept, as in a diary file's
+revision 0008: ``message_flag`` (each place a rule matched, with the message's time and
+sender), ``incident_flag`` (the same in each incident's current text) and ``flag_scan`` (the
+lexicon version, and the last message looked at). The next import and the next entry
+written fill them (see ``docket.flag_store``).
 
 Revision ID: c0003
 Revises: c0002
@@ -38,11 +39,25 @@ CREATE TABLE message_flag (
     )
     op.execute(
         """
+CREATE TABLE incident_flag (
+    language TEXT NOT NULL,
+    incident_id BIGINT NOT NULL,
+    ordinal BIGINT NOT NULL,
+    flag TEXT NOT NULL,
+    words TEXT NOT NULL,
+    PRIMARY KEY (language, incident_id, ordinal),
+    FOREIGN KEY(incident_id) REFERENCES incident (id)
+)
+        """
+    )
+    op.execute(
+        """
 CREATE TABLE flag_scan (
+    what TEXT NOT NULL,
     language TEXT NOT NULL,
     version TEXT NOT NULL,
     through BIGINT NOT NULL,
-    PRIMARY KEY (language)
+    PRIMARY KEY (what, language)
 )
         """
     )

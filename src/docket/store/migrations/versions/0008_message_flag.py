@@ -1,9 +1,11 @@
-"""The language flags of imported messages, kept: ``message_flag`` holds each place a rule of
-a lexicon matched in a message not sent by the diary's owner (with the message's time and
-sender), and ``flag_scan`` the lexicon version they were made with and the last message
-looked at. The pattern analysis reads them instead of searching every message; verify works
-them out again. Nothing is filled here: the next import fills them for the whole diary, and
-until then the analysis searches as before (see ``docket.flag_store``).
+"""The language flags of imported messages and incident entries, kept: ``message_flag`` holds
+each place a rule of a lexicon matched in a message not sent by the diary's owner (with the
+message's time and sender), ``incident_flag`` each in an incident's current text, and
+``flag_scan`` the lexicon version they were made with (and the last message looked at). The
+pattern analysis reads them instead of searching every message; verify works them out again.
+Nothing is filled here: the next import fills the messages' for the whole diary, the next
+entry written the entries', and until then the analysis searches as before (see
+``docket.flag_store``).
 
 Revision ID: 0008
 Revises: 0007
@@ -36,10 +38,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("language", "message_id", "ordinal"),
     )
     op.create_table(
+        "incident_flag",
+        sa.Column("language", sa.Text, nullable=False),
+        sa.Column("incident_id", sa.Integer, sa.ForeignKey("incident.id"), nullable=False),
+        sa.Column("ordinal", sa.Integer, nullable=False),
+        sa.Column("flag", sa.Text, nullable=False),
+        sa.Column("words", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("language", "incident_id", "ordinal"),
+    )
+    op.create_table(
         "flag_scan",
-        sa.Column("language", sa.Text, primary_key=True),
+        sa.Column("what", sa.Text, nullable=False),
+        sa.Column("language", sa.Text, nullable=False),
         sa.Column("version", sa.Text, nullable=False),
         sa.Column("through", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("what", "language"),
     )
 
 
