@@ -590,15 +590,9 @@ def _flag_messages(
         stored, after = kept
         hits += [
             FlagHit(
-                flag=h.flag,
-                label=labels.get(h.flag, h.flag),
-                kind="message",
-                id=h.message_id,
-                words=h.words,
-                when=h.sent_at,
-                person_id=owner.get(h.sender),
+                flag, labels.get(flag, flag), "message", mid, words, when, owner.get((k, p, v))
             )
-            for h in stored
+            for mid, flag, words, when, k, p, v in stored
         ]
     for mid, body, sent_at, kind, platform, value in _flag_candidates(
         conn, raw, lexicon, period, after

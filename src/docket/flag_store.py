@@ -38,17 +38,6 @@ _COLUMNS = "id, direction, body, sent_at, sender_kind, sender_platform, sender_v
 
 
 @dataclass(frozen=True)
-class Stored:
-    """One kept flag: a rule of ``flag`` matched ``words`` in message ``message_id``."""
-
-    message_id: int
-    flag: str
-    words: str
-    sent_at: str | None
-    sender: tuple[str, str, str]
-
-
-@dataclass(frozen=True)
 class State:
     version: str
     through: int
@@ -138,22 +127,20 @@ def add(raw: Any, first: int, last: int, messages: Iterable[tuple[Any, ...]]) ->
 
 def message_hits(
     raw: Any, lexicon: language.Lexicon, where: str, args: list[str]
-) -> tuple[list[Stored], int] | None:
-    """The kept flags for ``lexicon`` (in message order, then text order) whose ``sent_at``
-    passes ``where`` (a clause starting " AND ", over the column ``sent_at``), and the last
-    message id they cover; None when none are kept for this lexicon's version."""
+) -> tuple[list[tuple[Any, ...]], int] | None:
+    """The kept flags for ``lexicon`` whose ``sent_at`` passes ``where`` (a clause starting
+    " AND ", over the column ``sent_at``), in message order, then text order, as rows
+    (message id, flag, words, sent at, sender kind, platform, value); and the last message
+    id they cover. None when none are kept for this lexicon's version."""
     now = state(raw, "message", lexicon.language)
     if now is None or now.version != lexicon.version:
         return None
-    found = [
-        Stored(int(mid), flag, words, sent_at, (kind, platform, value))
-        for mid, flag, words, sent_at, kind, platform, value in raw.execute(
-            "SELECT message_id, flag, words, sent_at, sender_kind, sender_platform, "
-            "sender_value FROM message_flag WHERE language = ? AND message_id <= ?"
-            f"{where} ORDER BY message_id, ordinal",
-            (lexicon.language, now.through, *args),
-        )
-    ]
+    found = raw.execute(
+        "SELECT message_id, flag, words, sent_at, sender_kind, sender_platform, "
+        "sender_value FROM message_flag WHERE language = ? AND message_id <= ?"
+        f"{where} ORDER BY message_id, ordinal",
+        (lexicon.language, now.through, *args),
+    ).fetchall()
     return found, now.through
 
 
