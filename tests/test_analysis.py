@@ -1,24 +1,40 @@
 """Golden analyses of generated diaries with known patterns — steady, escalating, bursts, third
 parties, an order and what came after it, flagged words — through the real facade on real
 encrypted diaries, with calls and texts imported from generated SMS Backup & Restore files.
-Plus the orders register and the checklist (kept in the log, checked by verify), and the CLI."""
+Plus the orders register and the checklist (kept in the log, checked by verify), and the CLI.
+
+And the fast reading of contacts and entries checked against the plain one it replaced (kept
+here as the reference), on generated streams of calls and messages written straight into the
+message table of a real diary file and of a real case on PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
+import heapq
+import itertools
 import json
+from collections import defaultdict, deque
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
+from unittest.mock import patch
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
-from docket.analysis import BURST_MIN, Analysis
+from docket import analysis
+from docket.analysis import BURST_MIN, BURST_WINDOW, MAX_IDS, Analysis, Burst, Period
 from docket.api import Diary
 from docket.checklist import Answer, ChecklistData, questions
 from docket.errors import InputError, NothingToChange, RecordRedacted, UnknownChoice
+from docket.ledger import log
 from docket.model.identifiers import Identifier
 from docket.model.records import IncidentData, Occurrence, OrderData, PersonData, Place
+from docket.store.base import dialect
 from tests.conftest import PASSPHRASE, run_cli
 
 LONDON = ZoneInfo("Europe/London")
@@ -458,3 +474,535 @@ def test_many_bursts_are_counted_and_the_largest_listed(b: Builder) -> None:
         "1 March 2026 and 8 March 2026. The largest are listed below."
     )
     assert [f.message_total for f in found[1:]] == [14, 15, 16, 17, 18]
+
+
+# --- the fast reading against the plain one it replaced ---------------------------------------
+# The reference below is the reading of contacts and entries as it was before it was made fast
+# (issue 7's benchmark), kept word for word apart from the order of contacts in one second on
+# PostgreSQL, which it left to the database and which is now stated (as the sender index holds
+# them in SQLite). Every result of the fast reading must be the same as its.
+
+
+class _ReferenceBurstFinder:
+    def __init__(self, person: analysis._Person) -> None:
+        self.person = person
+        self.window: deque[tuple[int, int, int, str, str]] = deque()  # idx, secs, id, kind, at
+        self.n = 0
+        self.run: dict[str, Any] | None = None
+        self.found: list[Burst] = []
+        self.span = int(BURST_WINDOW.total_seconds())
+
+    def feed(self, secs: int, mid: int, kind: str, at: str) -> None:
+        w = self.window
+        w.append((self.n, secs, mid, kind, at))
+        self.n += 1
+        while secs - w[0][1] >= self.span:
+            w.popleft()
+        if self.run is not None or len(w) >= BURST_MIN:
+            self._grow()
+
+    def _grow(self) -> None:
+        w = self.window
+        idx, _secs, _mid, _kind, at = w[-1]
+        run = self.run
+        if run is not None and w[0][0] > run["last"]:
+            self._close()
+            run = None
+        if len(w) < BURST_MIN:
+            return
+        if run is None:
+            run = self.run = {"last": w[0][0] - 1, "count": 0, "calls": 0, "ids": [],
+                              "start": w[0][4], "end": at, "peak": 0}  # fmt: skip
+        new = []
+        for e in reversed(w):
+            if e[0] <= run["last"]:
+                break
+            new.append(e)
+        for e in reversed(new):
+            run["count"] += 1
+            run["calls"] += e[3] == "call"
+            if len(run["ids"]) < MAX_IDS:
+                run["ids"].append(e[2])
+        run["last"], run["end"], run["peak"] = idx, at, max(run["peak"], len(w))
+
+    def _close(self) -> None:
+        run, self.run = self.run, None
+        if run is None:
+            return
+        self.found.append(
+            Burst(
+                person_id=self.person.id,
+                person_name=self.person.name,
+                start=run["start"],
+                end=run["end"],
+                count=run["count"],
+                calls=run["calls"],
+                messages=run["count"] - run["calls"],
+                peak=run["peak"],
+                message_ids=tuple(run["ids"]),
+            )
+        )
+
+    def finish(self) -> list[Burst]:
+        self._close()
+        return self.found
+
+
+@dataclass
+class _ReferenceContacts:
+    buckets: dict[datetime, list[int]] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)
+    untimed: int = 0
+    bursts: list[Burst] = field(default_factory=list)
+
+
+_REFERENCE_ORDER = {"sqlite": "sent_at", "postgresql": analysis._ORDER["postgresql"]}
+
+
+def _reference_contacts(
+    raw: Any, person: analysis._Person, fine: bool, period: Period, db: str
+) -> _ReferenceContacts:
+    epoch, order = analysis._EPOCH[db], _REFERENCE_ORDER[db]
+    width = 60 if fine else 3600
+    out = _ReferenceContacts()
+    finder = _ReferenceBurstFinder(person)
+    clause, args = period.where("sent_at")
+    cursors = [
+        raw.execute(
+            f"SELECT {epoch}, kind, channel, id, sent_at FROM message "
+            f"WHERE {analysis._CONTACT_WHERE}{clause} ORDER BY {order}",
+            (*key, *args),
+        )
+        for key in person.keys
+        if key[0] != "vehicle"
+    ]
+    rows = cursors[0] if len(cursors) == 1 else heapq.merge(*cursors, key=lambda r: r[0] or 0)
+    buckets: dict[int, list[int]] = {}
+    channels: dict[str, int] = defaultdict(int)
+    current = -1
+    slot = [0, 0]
+    feed = finder.feed
+    for secs, kind, channel, mid, sent_at in rows:
+        if secs is None:
+            out.untimed += 1
+            continue
+        b = secs // width
+        if b != current:
+            current = b
+            slot = buckets.setdefault(b, [0, 0])
+        slot[0] += 1
+        if kind == "call":
+            slot[1] += 1
+        channels[channel] += 1
+        feed(secs, mid, kind, sent_at)
+    out.buckets = {datetime.fromtimestamp(b * width, UTC): v for b, v in sorted(buckets.items())}
+    out.channels = dict(channels)
+    out.bursts = finder.finish()
+    return out
+
+
+def _assert_same_contacts(got: analysis._Contacts, ref: _ReferenceContacts, tz: tzinfo) -> None:
+    assert list(got.channels.items()) == list(ref.channels.items())  # the order counts too
+    assert got.untimed == ref.untimed
+    assert got.timed == sum(n for n, _ in ref.buckets.values())
+    assert got.bursts == ref.bursts
+    # local days and hours of the week, as the analysis worked them out bucket by bucket
+    week = [0] * 168
+    days: dict[date, list[int]] = {}
+    for start, (n, calls) in ref.buckets.items():
+        local = start.astimezone(tz)
+        week[local.weekday() * 24 + local.hour] += n
+        day = days.setdefault(local.date(), [0, 0])
+        day[0] += n
+        day[1] += calls
+    assert got.week == week
+    assert got.days == days
+
+
+def _rfc3339(secs: int) -> str:
+    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# moments a little before the clocks change somewhere (and one when they do not)
+_NEAR_CHANGES = [
+    int(datetime(2026, 3, 29, 0, 20, tzinfo=UTC).timestamp()),  # London, forward
+    int(datetime(2026, 10, 25, 0, 20, tzinfo=UTC).timestamp()),  # London, back
+    int(datetime(2026, 4, 4, 14, 20, tzinfo=UTC).timestamp()),  # Lord Howe, back half an hour
+    int(datetime(2026, 4, 4, 13, 35, tzinfo=UTC).timestamp()),  # Chatham, back an hour
+    int(datetime(2026, 3, 8, 6, 20, tzinfo=UTC).timestamp()),  # New York, forward
+    int(datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp()),
+]
+_ZONES = [
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+    "America/St_Johns",
+    "America/New_York",
+]
+_EDGES = st.sampled_from([0, 0, 1, 59, 60, 61, 3599, 3600, 3601, 40_000])  # seconds apart
+# the rare things that send the reading back to one row at a time (the last only on SQLite)
+_ODDITIES = ["untimed", "direction", "comma", "empty channel", "not a time"]
+_SENDERS = [("phone", "", "+4477"), ("email", "", "x@"), ("handle", "signal", "@h")]
+_INSERT = (
+    "INSERT INTO message (id, source_id, batch_seq, kind, channel, direction, sender_raw, "
+    "sender_kind, sender_platform, sender_value, recipients, sent_at, local_time, body, "
+    "deleted, raw, attachments, dedupe, leaf) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, '', ?, ?, '{}', '[]', ?, ?)"
+)
+_RUNS = itertools.count()
+
+
+@dataclass
+class _Stream:
+    person: analysis._Person
+    rows: list[tuple[Any, ...]]  # (id, kind, channel, direction, sender, sent_at)
+    period: Period
+    fine: bool
+    zone: str
+    chunk: int
+
+
+@st.composite
+def _streams(draw: st.DrawFn, server: bool) -> _Stream:
+    run = next(_RUNS)
+    times = [draw(st.sampled_from(_NEAR_CHANGES))]
+    # spells of calls and messages, each at its own pace, an edge of an hour or more apart
+    spells = st.tuples(st.integers(1, 40), st.sampled_from([5, 30, 400]), _EDGES)
+    for count, pace, apart in draw(st.lists(spells, max_size=7)):
+        times[-1] += apart
+        gaps = draw(st.lists(st.one_of(_EDGES, *[st.integers(0, pace)] * 4), min_size=count,
+                             max_size=count))  # fmt: skip
+        times += itertools.accumulate(gaps, initial=times[-1])
+    n = len(times) - 1
+    n_keys = draw(st.integers(1, 3))
+    keys = [(kind, platform, f"{value}{run}-{k}") for k, (kind, platform, value) in
+            enumerate(draw(st.permutations(_SENDERS))[:n_keys])]  # fmt: skip
+    vehicle = ("vehicle", "", f"AB{run}CDE")
+    others = [("phone", "", f"+4488{run}"), vehicle]  # someone else; a vehicle's plate
+    at = draw(st.integers(0, n_keys))
+    person = analysis._Person(900 + run, "Alex", "responsible", "ex_partner",
+                              keys=[*keys[:at], vehicle, *keys[at:]])  # fmt: skip
+    ids = draw(st.permutations(range(n)))  # ids not in time order, so that ties show
+    details = draw(
+        st.lists(
+            st.tuples(
+                # the sender: mostly one of the person's, at times someone else or a vehicle
+                st.integers(0, 9),
+                st.sampled_from(["message"] * 3 + ["call"] * 3 + ["system"]),
+                st.sampled_from(["incoming"] * 4 + ["unknown", "outgoing"]),
+                st.sampled_from(["sms", "sms", "phone", "whatsapp"]),
+            ),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    odd = draw(st.sampled_from([None] * 6 + _ODDITIES[: 4 if server else 5]))
+    rows = []
+    for i, (t, mid, (who, kind, direction, channel)) in enumerate(
+        zip(times[1:], ids, details, strict=True)
+    ):
+        sender = keys[who % n_keys] if who < 8 else others[who - 8]
+        sent_at: str | None = _rfc3339(t)
+        if odd is not None and i % 7 == 3:
+            if odd == "untimed":
+                sent_at = None
+            elif odd == "not a time":
+                sent_at = "soon"
+            elif odd == "direction":
+                direction = "sideways"
+            elif odd == "comma":
+                channel = "sms,mms"
+            else:
+                channel = ""
+        rows.append((mid, kind, channel, direction, sender, sent_at))
+    bounds = st.one_of(*[st.none()] * 4, st.sampled_from(times)) if times else st.none()
+    lo, hi = draw(bounds), draw(bounds)
+    period = Period(
+        _rfc3339(lo) if lo is not None else None, _rfc3339(hi) if hi is not None else None
+    )
+    return _Stream(
+        person,
+        rows,
+        period,
+        fine=draw(st.booleans()),
+        zone=draw(st.sampled_from(_ZONES)),
+        chunk=draw(st.sampled_from([1, 2, 3, 7, 30])),
+    )
+
+
+@dataclass
+class _Seeded:
+    diary: Diary
+    source_id: int
+    batch_seq: int
+    server: bool
+
+
+@pytest.fixture
+def seeded(any_diary: Diary, tmp_path: Path) -> _Seeded:
+    """A diary with one imported message (from no one in the register), whose source and
+    batch the generated messages are written under."""
+    any_diary.import_file(sbr(tmp_path / "seed.xml", texts=[(local(2026, 1, 1), FRIEND, "Hi", 1)]))
+    with any_diary._file.read() as conn:
+        source_id, batch_seq = (
+            log.raw_connection(conn).execute("SELECT source_id, batch_seq FROM message").fetchone()
+        )
+        server = dialect(conn) == "postgresql"
+    return _Seeded(any_diary, source_id, batch_seq, server)
+
+
+def _write(seeded: _Seeded, rows: list[tuple[Any, ...]]) -> None:
+    with seeded.diary._file.write() as conn:
+        raw = log.raw_connection(conn)
+        first = int(raw.execute("SELECT max(id) FROM message").fetchone()[0]) + 1
+        raw.executemany(
+            _INSERT,
+            [
+                (
+                    first + mid,
+                    seeded.source_id,
+                    seeded.batch_seq,
+                    kind,
+                    channel,
+                    direction,
+                    sender[2],
+                    *sender,
+                    sent_at,
+                    f"message {first + mid}",
+                    False,
+                    (first + mid).to_bytes(8, "big") + b"generated",
+                    bytes(32),
+                )
+                for mid, kind, channel, direction, sender, sent_at in rows
+            ],
+        )
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_contacts_read_in_chunks_match_the_plain_reading(
+    seeded: _Seeded, data: st.DataObject
+) -> None:
+    """Buckets, channels (and the order they first came in), untimed contacts, every field of
+    every burst and the local days and hours: the same as the plain reading gives, for
+    contacts in the same second, exactly an hour apart, from several numbers of one person,
+    without a time, in a period, and read in chunks of any size."""
+    stream = data.draw(_streams(seeded.server))
+    _write(seeded, stream.rows)
+    tz = ZoneInfo(stream.zone)
+    with seeded.diary._file.read() as conn:
+        raw = log.raw_connection(conn)
+        db = dialect(conn)
+        ref = _reference_contacts(raw, stream.person, stream.fine, stream.period, db)
+        chunked = []
+        for size in (stream.chunk, 100_000):  # in small chunks, and all in one
+            with patch.object(analysis, "_CHUNK", size):
+                chunked.append(
+                    analysis._contacts(raw, stream.person, stream.fine, stream.period, tz, db)
+                )
+        keys = [k for k in stream.person.keys if k[0] != "vehicle"]
+        calendar = analysis._Calendar(tz, 60 if stream.fine else 3600)
+        plain = analysis._contacts_one_by_one(raw, stream.person, keys, calendar, stream.period, db)
+        plain.days, plain.week = calendar.days(), calendar.week
+    event(f"bursts: {min(len(ref.bursts), 3)}")
+    event(f"numbers: {len(keys)}")
+    event(f"chunk: {stream.chunk}")
+    for got in (*chunked, plain):
+        _assert_same_contacts(got, ref, tz)
+
+
+def test_ordinary_contacts_never_need_the_plain_reading(seeded: _Seeded) -> None:
+    """Two numbers of one person, calls and texts, several in one second and bursts across
+    chunks: all read in chunks (the plain reading is only for what the chunks cannot hold)."""
+    t0 = _NEAR_CHANGES[0]
+    keys = [("phone", "", "+447700900321"), ("email", "", "alex@example.com")]
+    person = analysis._Person(77, "Alex", "responsible", "ex_partner", keys=list(keys))
+    rows = []
+    for i in range(60):
+        when = _rfc3339(t0 + 97 * (i // 3))  # three in each second
+        rows.append((i, "call" if i % 4 else "message", ("phone", "sms")[i % 2], "incoming",
+                     keys[i % 2], when))  # fmt: skip
+    _write(seeded, rows)
+    tz = ZoneInfo("Europe/London")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("read one by one")
+
+    with seeded.diary._file.read() as conn:
+        raw = log.raw_connection(conn)
+        db = dialect(conn)
+        ref = _reference_contacts(raw, person, False, Period(), db)
+        with (
+            patch.object(analysis, "_CHUNK", 7),
+            patch.object(analysis, "_contacts_one_by_one", refuse),
+        ):
+            got = analysis._contacts(raw, person, False, Period(), tz, db)
+    assert ref.bursts and len(ref.bursts[0].message_ids) == MAX_IDS
+    _assert_same_contacts(got, ref, tz)
+
+
+def test_contacts_out_of_order_are_put_in_order(any_diary: Diary) -> None:
+    """The database's concatenation is checked, never trusted: contacts that come back out of
+    order (by time, then channel, kind and direction, then id) are put in it."""
+    times = "5,3,3,3,9"
+    ids = "1,7,6,8,2"
+    codes = "02200"  # a call, then messages (incoming) and another call
+    channels = "sms,sms,sms,phone,sms"
+    with any_diary._file.read() as conn:
+        raw = log.raw_connection(conn)
+        chunk = analysis._read_chunk(raw, "SELECT ?, ?, ?, ?, ?", (times, ids, codes, channels, 5))
+        assert chunk is not None
+        assert (chunk.secs, chunk.ids, chunk.codes) == ([3, 3, 3, 5, 9], [8, 6, 7, 1, 2], "02200")
+        assert list(chunk.counts.items()) == [("sms", 4), ("phone", 1)]
+        for odd in (("1,2", "1,2", "05", "sms,sms", 2), ("1,2", "1,2", "00", "sms,a,b", 2)):
+            with pytest.raises(analysis._Irregular):
+                analysis._read_chunk(raw, "SELECT ?, ?, ?, ?, ?", odd)
+
+
+@dataclass(frozen=True)
+class _ReferenceIncident:
+    id: int
+    start: datetime
+    local: datetime
+    date_only: bool
+    category: str
+    channel: str | None
+    people: tuple[int, ...]
+    targeted: tuple[str, ...]
+    private_place: bool
+    text: str
+
+
+def _reference_incidents(raw: Any, tz: tzinfo, period: Period) -> list[_ReferenceIncident]:
+    out = []
+    clause, args = period.where("i.occurred_start")
+    for iid, start, category, channel, record in raw.execute(
+        "SELECT i.id, i.occurred_start, i.category, i.channel, e.record FROM incident i "
+        "JOIN entry e ON e.seq = i.current_seq WHERE NOT i.redacted AND e.record IS NOT NULL"
+        f"{clause} ORDER BY i.occurred_start, i.id",
+        args,
+    ):
+        r = json.loads(record)
+        when = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
+        place = r.get("place") or {}
+        targeted = tuple(r.get("targeted", ("me",)))
+        out.append(
+            _ReferenceIncident(
+                id=iid,
+                start=when,
+                local=when.astimezone(tz),
+                date_only=bool(r["occurred"].get("date_only")),
+                category=category,
+                channel=channel,
+                people=tuple(int(p) for p in r.get("people", ())),
+                targeted=targeted,
+                private_place=bool(place.get("private")),
+                text="\n".join(x for x in (r.get("description"), r.get("exact_words")) if x),
+            )
+        )
+    return out
+
+
+def test_entries_read_at_once_match_the_plain_reading(any_diary: Diary) -> None:
+    alex = any_diary.add_person(PersonData("Alex", "responsible", "ex_partner")).id
+    sam = any_diary.add_person(PersonData("Sam", "witness", "friend")).id
+    york = ZoneInfo("America/New_York")
+    for i in range(24):
+        when = datetime(2026, 3, 7, 22, tzinfo=york) + timedelta(hours=5 * i, minutes=7 * i)
+        any_diary.add_incident_data(
+            IncidentData(
+                occurred=Occurrence(when, "America/New_York", date_only=i % 5 == 0),
+                category=("CON", "LOI", "FOL")[i % 3],
+                channel=("phone_call", None)[i % 2],
+                description=("They waited outside.", "")[i % 4 == 1],
+                exact_words=("", "You can't hide.")[i % 3 == 1],
+                people=((), (alex,), (alex, sam))[i % 3],
+                targeted=(("me",), ("me", " Mum "), ("Myself", "Jo"))[i % 3],
+                place=Place("Home", i % 2 == 0) if i % 4 else None,
+            )
+        )
+    with any_diary._file.read() as conn:
+        raw = log.raw_connection(conn)
+        for zone in ("Europe/London", "Australia/Lord_Howe"):
+            tz = ZoneInfo(zone)
+            for period in (Period(), Period("2026-03-09T00:00:00Z", "2026-03-11T12:00:00Z")):
+                got = analysis._incidents(raw, tz, period)
+                ref = _reference_incidents(raw, tz, period)
+                assert [tuple(i) for i in got] == [
+                    tuple(getattr(r, f) for f in analysis._Incident._fields) for r in ref
+                ]
+                assert [(i.start.isoformat(), i.local.isoformat()) for i in got] == [
+                    (r.start.isoformat(), r.local.isoformat()) for r in ref
+                ]
+    assert len(ref) < 24 and any(i.date_only for i in got) and any(i.private_place for i in got)
+
+
+def test_no_offset_in_the_zone_database_lasts_less_than_a_day() -> None:
+    """Local times are worked out once for each stretch of one offset, which assumes no offset
+    lasts less than a day (``analysis._offset_until``). Checked on the installed database:
+    every change listed, then the rules for the years after, to 2100."""
+    zoneinfo_py = pytest.importorskip("zoneinfo._zoneinfo")
+    shortest: tuple[float, str] = (float("inf"), "")
+    for key in sorted(available_timezones()):
+        try:
+            zone = zoneinfo_py.ZoneInfo.no_cache(key)
+        except (OSError, ValueError):
+            continue
+        changes: list[tuple[float, Any]] = []
+        for moment, info in zip(zone._trans_utc, zone._ttinfos, strict=True):
+            if not changes or info.utcoff != changes[-1][1]:
+                changes.append((moment, info.utcoff))
+        after = zone._tz_after
+        if hasattr(after, "transitions"):  # clocks still change, by a rule
+            first_year = datetime.fromtimestamp(max(changes[-1][0], 0) if changes else 0, UTC).year
+            for year in range(first_year, 2101):
+                start, end = after.transitions(year)
+                for moment, offset in sorted(
+                    ((start - after.std.utcoff.total_seconds(), after.dst.utcoff),
+                     (end - after.dst.utcoff.total_seconds(), after.std.utcoff))
+                ):  # fmt: skip
+                    if not changes or (moment > changes[-1][0] and offset != changes[-1][1]):
+                        changes.append((moment, offset))
+        for (a, _), (b, _) in itertools.pairwise(changes):
+            shortest = min(shortest, (b - a, key))
+    assert shortest[0] >= 86_400, shortest
+
+
+def test_analysis_leaves_the_cycle_collector_as_it_was(b: Builder) -> None:
+    assert gc.isenabled()
+    b.analyse(date(2026, 3, 31))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        b.analyse(date(2026, 3, 31))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("gap", [3599, 3600, 3601])
+def test_bursts_an_hour_apart_across_chunk_edges(seeded: _Seeded, gap: int) -> None:
+    """Two bursts whose closing contacts are ``gap`` seconds apart: one burst when the second's
+    first full window still holds the first's last contact, two when it does not; the same
+    wherever the chunks end, among them between the two."""
+    t0 = _NEAR_CHANGES[5]
+    key = ("phone", "", f"+4479{gap}")
+    person = analysis._Person(78, "Alex", "responsible", "ex_partner", keys=[key])
+    moments = [t0] * BURST_MIN + [t0 + gap] * (BURST_MIN + 2)  # all of each in one second
+    _write(seeded, [(i, "call", "phone", "incoming", key, _rfc3339(t)) for i, t in
+                    enumerate(moments)])  # fmt: skip
+    tz = ZoneInfo("Europe/London")
+    with seeded.diary._file.read() as conn:
+        raw = log.raw_connection(conn)
+        db = dialect(conn)
+        ref = _reference_contacts(raw, person, False, Period(), db)
+        assert len(ref.bursts) == (1 if gap < 3600 else 2)
+        for chunk in [*range(1, len(moments) + 1), 100_000]:
+            with patch.object(analysis, "_CHUNK", chunk):
+                got = analysis._contacts(raw, person, False, Period(), tz, db)
+            _assert_same_contacts(got, ref, tz)

@@ -8,22 +8,29 @@ Nothing here says what the conduct is in law, and nothing adds up to a score or 
 (DESIGN §3, §8): police and prosecutors decide.
 
 Imported calls and messages count as *contacts* when their sender is in the register as a
-person responsible and they were not sent by the diary's owner. Counting reads the sender
-index (migration 0006) hour by hour and never the message rows, except the few hours that
-may hold a burst; language flags read only the messages the full-text index offers as
-candidates (on a server, also those whose words PostgreSQL's parser may read differently from
-FTS5, so that a server flags exactly what a diary file flags: see ``docket.search``).
+person responsible and they were not sent by the diary's owner. Counting reads only the sender
+index (migration 0006), a stretch of time at a time, each number's contacts in it as a few long
+strings rather than a row each (``_contacts``); language flags read only the messages the
+full-text index offers as candidates (on a server, also those whose words PostgreSQL's parser
+may read differently from FTS5, so that a server flags exactly what a diary file flags: see
+``docket.search``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
 import heapq
 import json
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, cast
+from itertools import compress, islice, repeat
+from operator import add, attrgetter, floordiv, ge, lt, sub
+from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection
 
@@ -176,8 +183,10 @@ class Analysis:
 # --- reading the diary ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Incident:
+class _Incident(NamedTuple):
+    """An entry as the rules read it (a named tuple, as immutable as a frozen dataclass and
+    several times quicker to make: a diary holds thousands)."""
+
     id: int
     start: datetime  # UTC
     local: datetime
@@ -226,30 +235,35 @@ class Period:
 
 
 def _incidents(raw: Any, tz: tzinfo, period: Period) -> list[_Incident]:
-    out = []
     clause, args = period.where("i.occurred_start")
-    for iid, start, category, channel, record in raw.execute(
+    rows = raw.execute(
         "SELECT i.id, i.occurred_start, i.category, i.channel, e.record FROM incident i "
         "JOIN entry e ON e.seq = i.current_seq WHERE NOT i.redacted AND e.record IS NOT NULL"
         f"{clause} ORDER BY i.occurred_start, i.id",
         args,
-    ):
-        r = json.loads(record)
-        when = _utc(start)
-        place = r.get("place") or {}
-        targeted = tuple(r.get("targeted", ("me",)))
+    ).fetchall()
+    # every record parsed at once, as one JSON array: half the time of a parse each
+    records = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
+    out = []
+    for (iid, start, category, channel, _), r in zip(rows, records, strict=True):
+        when = datetime.fromisoformat(start)
+        if when.tzinfo is not UTC:
+            when = _utc(start)
+        place = r.get("place")
+        description, words = r.get("description"), r.get("exact_words")
         out.append(
             _Incident(
-                id=iid,
-                start=when,
-                local=when.astimezone(tz),
-                date_only=bool(r["occurred"].get("date_only")),
-                category=category,
-                channel=channel,
-                people=tuple(int(p) for p in r.get("people", ())),
-                targeted=targeted,
-                private_place=bool(place.get("private")),
-                text="\n".join(x for x in (r.get("description"), r.get("exact_words")) if x),
+                iid,
+                when,
+                when.astimezone(tz),
+                bool(r["occurred"].get("date_only")),
+                category,
+                channel,
+                tuple(map(int, r.get("people", ()))),
+                tuple(r.get("targeted", ("me",))),
+                bool(place and place.get("private")),
+                # what happened and their exact words, either left out when empty
+                f"{description}\n{words}" if description and words else description or words or "",
             )
         )
     return out
@@ -287,24 +301,30 @@ def _half_hour_zone(tz: tzinfo) -> bool:
 
 @dataclass
 class _Contacts:
-    """One person's contacts, bucketed by UTC hour (or minute, in zones with half-hour
-    offsets), counted by channel, and their bursts."""
+    """One person's contacts, counted by local day and hour of the week (of the start of the
+    UTC bucket each falls in: an hour, or a minute in zones with half-hour offsets) and by
+    channel; and their bursts."""
 
-    buckets: dict[datetime, list[int]] = field(default_factory=dict)  # start: [total, calls]
-    channels: dict[str, int] = field(default_factory=dict)
+    timed: int = 0
     untimed: int = 0
+    channels: dict[str, int] = field(default_factory=dict)
     bursts: list[Burst] = field(default_factory=list)
+    days: dict[date, list[int]] = field(default_factory=dict)  # local day: [contacts, calls]
+    week: list[int] = field(default_factory=lambda: [0] * 168)  # weekday * 24 + local hour
 
     @property
     def total(self) -> int:
-        return int(sum(b[0] for b in self.buckets.values())) + self.untimed
+        return self.timed + self.untimed
 
 
 class _BurstFinder:
     """Finds, in one pass over contacts in time order, every burst: the union of overlapping
     hour-long windows that each hold BURST_MIN contacts or more (windows that share a contact
     make one burst). A sliding window (a deque) and the burst being built; each contact
-    enters the window once and a burst once."""
+    enters the window once and a burst once.
+
+    The plain form of what ``_Tally`` does a chunk at a time: used where a person's contacts
+    hold something ``_Tally`` does not expect (see ``_Irregular``)."""
 
     def __init__(self, person: _Person) -> None:
         self.person = person
@@ -372,55 +392,547 @@ class _BurstFinder:
         return self.found
 
 
+_SPAN = int(BURST_WINDOW.total_seconds())
+_DAY = 86_400
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_CLOCK = [f"T{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]  # by minute of the day
+_SECONDS = [f"{s:02d}Z" for s in range(60)]
+
+
+def _rfc3339s(secs: Iterable[int]) -> list[str]:
+    """Seconds since 1970 as the importer writes ``sent_at`` (``importer._Clock``), each day's
+    date written once."""
+    days: dict[int, str] = {}
+    out = []
+    for moment in secs:
+        day, second = divmod(moment, _DAY)
+        text = days.get(day)
+        if text is None:
+            text = days[day] = date.fromordinal(_EPOCH_DAY + day).isoformat()
+        minute, second = divmod(second, 60)
+        out.append(text + _CLOCK[minute] + _SECONDS[second])
+    return out
+
+
+@dataclass(slots=True)
+class _Run:
+    """The burst being built: contacts are numbered in time order, from 0, per person."""
+
+    first: int  # number of its first contact
+    first_secs: int
+    last: int  # number of its last contact so far
+    last_secs: int
+    calls: int = 0
+    peak: int = 0
+    ids: list[int] = field(default_factory=list)  # its first MAX_IDS message ids
+
+
+class _Tally:
+    """One person's contacts, fed in time order a chunk at a time: counted by bucket into a
+    ``_Calendar`` and by channel, and their bursts, the same ``_BurstFinder`` finds contact
+    by contact.
+
+    A contact closes a full window when the contact BURST_MIN - 1 before it came less than an
+    hour earlier; the window starts at the first contact less than an hour before it. Full
+    windows that share a contact make one burst, so a burst runs from the start of its first
+    full window to the contact that closed its last, and the next full window joins it when
+    that contact came less than an hour before the one closing it (as it always does when
+    the two closing contacts are next to each other). The last hour of contacts is carried
+    from one chunk to the next, and with it the burst being built."""
+
+    def __init__(self, person: _Person, calendar: _Calendar) -> None:
+        self.person = person
+        self.calendar = calendar
+        self.channels: Counter[str] = Counter()
+        self.seen = 0  # contacts fed so far
+        self.secs: list[int] = []  # the last hour of contacts fed: times, ids and calls
+        self.ids: list[int] = []
+        self.is_call = b""
+        self.run: _Run | None = None
+        self.found: list[Burst] = []
+
+    def feed(
+        self, secs: list[int], ids: list[int], is_call: bytes, channels: dict[str, int]
+    ) -> None:
+        """The next contacts, in time order: times (seconds from _BASE), message ids, one
+        byte each (1 for a call), and how many came by each channel."""
+        if not secs:
+            return
+        self._count(secs, is_call)
+        self.channels.update(channels)
+        held = len(self.secs)
+        at = self.secs + secs  # a contact's number is ``base`` + its place here
+        mids = self.ids + ids
+        calls = self.is_call + is_call
+        base = self.seen - held
+        self.seen += len(secs)
+        gap = BURST_MIN - 1
+        lo = max(held, gap)
+        full = list(  # the contacts (from ``lo``) that close a full window
+            compress(
+                range(lo, len(at)),
+                map(lt, map(sub, islice(at, lo, None), islice(at, lo - gap, None)), repeat(_SPAN)),
+            )
+        )
+        if full:
+            times = list(map(at.__getitem__, full))
+            starts = list(map(bisect_right, repeat(at), map(sub, times, repeat(_SPAN))))
+            sizes = list(map(sub, full, starts))  # one fewer than the contacts in each window
+            cuts = compress(range(1, len(full)), map(ge, map(sub, times[1:], times), repeat(_SPAN)))
+            edges = [0, *cuts, len(full)]  # the bursts: full[edges[k]:edges[k + 1]] close them
+            heads, tails = edges[:-1], edges[1:]
+            firsts = list(map(starts.__getitem__, heads))
+            lasts = list(map(full.__getitem__, map(sub, tails, repeat(1))))
+            peaks = list(map(max, map(sizes.__getitem__, map(slice, heads, tails))))
+            k = 0
+            run = self.run
+            if run is not None and times[0] - run.last_secs < _SPAN:  # it goes on
+                self._extend(run, at, mids, calls, base, lasts[0], peaks[0])
+                k = 1
+            if k < len(heads):
+                self._close()
+                m = len(heads) - 1  # the last may go on into the next chunk
+                self._add(at, mids, calls, firsts[k:m], lasts[k:m], peaks[k:m])
+                first = firsts[m]
+                run = self.run = _Run(base + first, at[first], base + first - 1, 0)
+                self._extend(run, at, mids, calls, base, lasts[m], peaks[m])
+        keep = bisect_right(at, at[-1] - _SPAN)  # the last hour, for the next chunk
+        self.secs, self.ids, self.is_call = at[keep:], mids[keep:], calls[keep:]
+
+    @staticmethod
+    def _extend(
+        run: _Run, at: list[int], mids: list[int], calls: bytes, base: int, last: int, peak: int
+    ) -> None:
+        """Adds to ``run`` the contacts after its last, to the one at ``last``."""
+        since = run.last + 1 - base  # the first contact not in it yet
+        run.calls += calls.count(1, since, last + 1)
+        room = MAX_IDS - len(run.ids)
+        if room > 0:
+            run.ids += mids[since : min(last + 1, since + room)]
+        run.last, run.last_secs = base + last, at[last]
+        run.peak = max(run.peak, peak + 1)
+
+    def _add(
+        self,
+        at: list[int],
+        mids: list[int],
+        calls: bytes,
+        firsts: list[int],
+        lasts: list[int],
+        peaks: list[int],
+    ) -> None:
+        """The bursts from each of ``firsts`` to the matching one of ``lasts``, all in one go:
+        there can be thousands."""
+        ends = list(map(add, lasts, repeat(1)))
+        counts = list(map(sub, ends, firsts))
+        with_calls = list(map(calls.count, repeat(1), firsts, ends))
+        first_ids = map(slice, firsts, map(min, ends, map(add, firsts, repeat(MAX_IDS))))
+        self.found += map(
+            Burst,
+            repeat(self.person.id),
+            repeat(self.person.name),
+            _rfc3339s(map(add, map(at.__getitem__, firsts), repeat(_BASE))),
+            _rfc3339s(map(add, map(at.__getitem__, lasts), repeat(_BASE))),
+            counts,
+            with_calls,
+            map(sub, counts, with_calls),
+            map(add, peaks, repeat(1)),
+            map(tuple, map(mids.__getitem__, first_ids)),
+        )
+
+    def _count(self, secs: list[int], is_call: bytes) -> None:
+        """Contacts and calls by bucket, added to the calendar. Where there are fewer buckets
+        from the first contact to the last than contacts, where each bucket ends is looked up
+        instead."""
+        width = self.calendar.width
+        first, last = secs[0] // width, secs[-1] // width
+        buckets: dict[int, int]
+        if last - first < len(secs):
+            ends = range((first + 1) * width, (last + 1) * width, width)
+            cuts = [0, *map(bisect_left, repeat(secs), ends), len(secs)]
+            counts = map(sub, islice(cuts, 1, None), cuts)
+            buckets = {b: k for b, k in zip(range(first, last + 1), counts, strict=True) if k}
+        else:
+            buckets = Counter(map(floordiv, secs, repeat(width)))
+        calls = (
+            Counter(map(floordiv, compress(secs, is_call), repeat(width))) if 1 in is_call else {}
+        )
+        self.calendar.add(buckets, calls, _BASE // width)
+
+    def _close(self) -> None:
+        run, self.run = self.run, None
+        if run is None:
+            return
+        count = run.last - run.first + 1
+        self.found.append(
+            Burst(
+                person_id=self.person.id,
+                person_name=self.person.name,
+                start=_rfc3339s([_BASE + run.first_secs])[0],
+                end=_rfc3339s([_BASE + run.last_secs])[0],
+                count=count,
+                calls=run.calls,
+                messages=count - run.calls,
+                peak=run.peak,
+                message_ids=tuple(run.ids),
+            )
+        )
+
+    def finish(self) -> list[Burst]:
+        self._close()
+        return self.found
+
+
+class _Irregular(Exception):
+    """A person's contacts hold something the chunked reading does not expect (a time the
+    database cannot read, a channel with a comma, a direction other than incoming or
+    unknown): they are read again one by one, as ``_BurstFinder`` does."""
+
+
 # seconds since 1970 of a stored time ("2026-03-01T19:00:00Z"), by database
 _EPOCH = {
     "sqlite": "unixepoch(sent_at)",
     "postgresql": "CAST(EXTRACT(EPOCH FROM CAST(sent_at AS timestamptz)) AS BIGINT)",
 }
+# The order of one number's (address's, account's) contacts: time, then as the sender index
+# holds those of the same second. Byte order on PostgreSQL, as in SQLite.
+_ORDER = {
+    "sqlite": "sent_at, channel, kind, direction, id",
+    "postgresql": 'sent_at COLLATE "C", channel COLLATE "C", kind COLLATE "C", '
+    'direction COLLATE "C", id',
+}
+# kind and direction as one digit that sorts as the pair does: 0 an incoming call, 1 a call
+# whose direction is unknown, 2 and 3 the same for messages; 5 or 7 for any other direction
+_CODE = (
+    "CASE WHEN kind = 'call' THEN 0 ELSE 2 END "
+    "+ CASE direction WHEN 'incoming' THEN 0 WHEN 'unknown' THEN 1 ELSE 5 END"
+)
+_IS_CALL = str.maketrans({"0": "\x01", "1": "\x01", "2": "\x00", "3": "\x00"})
+# Times are read as seconds from here (14 November 2023; a whole number of hours after 1970),
+# small numbers that Python works with faster than seconds since 1970.
+_BASE = 472_222 * 3600
+_CHUNK = 100_000  # at most this many messages of one number, address or account at once
+
+
+def _chunk_sql(db: str, upper: bool) -> str:
+    """One number's contacts in [?, ?) as four lists in one row: times (seconds from _BASE),
+    ids, kind and direction codes, channels. SQLite concatenates them in the order of the
+    sender index it reads; PostgreSQL in that of the rows it is given, sorted once for all
+    four. Neither order is promised, so ``_read_chunk`` checks it."""
+    where = f"WHERE {_CONTACT_WHERE} AND sent_at >= ?" + (" AND sent_at < ?" if upper else "")
+    if db == "sqlite":
+        return (
+            f"SELECT group_concat({_EPOCH[db]} - {_BASE}), group_concat(id), "
+            f"group_concat({_CODE}, ''), group_concat(channel), count(*) FROM message {where}"
+        )
+    return (
+        "SELECT string_agg(CAST(secs AS TEXT), ','), string_agg(CAST(id AS TEXT), ','), "
+        "string_agg(CAST(code AS TEXT), ''), string_agg(channel, ','), count(*) FROM "
+        f"(SELECT {_EPOCH[db]} - {_BASE} AS secs, id, {_CODE} AS code, channel FROM message "
+        f"{where} ORDER BY {_ORDER[db]}) AS contact"
+    )
+
+
+class _Chunk(NamedTuple):
+    """One number's contacts in one chunk of time, in order."""
+
+    secs: list[int]  # seconds from _BASE
+    ids: list[int]
+    codes: str  # a _CODE digit each
+    counts: dict[str, int]  # contacts by channel, in the order each channel first came
+    joined: str  # the channels, joined by commas
+
+
+def _read_chunk(raw: Any, sql: str, args: Sequence[Any]) -> _Chunk | None:
+    """One number's contacts in one chunk, checked to be in order (time, channel, kind,
+    direction, id) and put in it if they are not."""
+    times, ids, codes, joined, n = raw.execute(sql, args).fetchone()
+    if not n:
+        return None
+    if times is None or "5" in codes or "7" in codes:
+        raise _Irregular
+    secs: list[int] = json.loads(f"[{times}]")  # far quicker than int() on each
+    mids: list[int] = json.loads(f"[{ids}]")
+    counts = _channel_counts(joined, n)
+    if not len(secs) == len(mids) == len(codes) == n:
+        raise _Irregular
+    steps = list(map(sub, islice(secs, 1, None), secs))
+    unordered = bool(steps) and min(steps) < 0
+    ties = []  # contacts in the same second as the one before
+    i = -1
+    with contextlib.suppress(ValueError):
+        while not unordered:
+            i = steps.index(0, i + 1)
+            ties.append(i + 1)
+    if ties and len(counts) == 1:  # one channel: those of one second in code, then id order
+        unordered = any((codes[i - 1], mids[i - 1]) > (codes[i], mids[i]) for i in ties)
+    elif ties:
+        chans = joined.split(",")
+        unordered = any(
+            (chans[i - 1], codes[i - 1], mids[i - 1]) > (chans[i], codes[i], mids[i]) for i in ties
+        )
+    if unordered:
+        every = joined.split(",")
+        order = sorted(range(n), key=lambda i: (secs[i], every[i], codes[i], mids[i]))
+        secs = [secs[i] for i in order]
+        mids = [mids[i] for i in order]
+        codes = "".join([codes[i] for i in order])
+    return _Chunk(secs, mids, codes, counts, joined)
+
+
+def _channel_counts(joined: str, n: int) -> dict[str, int]:
+    """How many of ``n`` comma-separated channels are each one, counted in the text: with
+    each comma doubled, every channel is one ",channel," apart from the next."""
+    text = "," + joined.replace(",", ",,") + ","
+    counts: dict[str, int] = {}
+    while text:
+        name = text[1 : text.index(",", 1)]
+        if not name:  # an empty channel: counted the plain way
+            counts = Counter(joined.split(","))
+            break
+        one = f",{name},"
+        counts[name] = text.count(one)
+        text = text.replace(one, "")
+    if sum(counts.values()) != n:  # a channel with a comma in it
+        raise _Irregular
+    return counts
+
+
+def _chunks(
+    raw: Any, keys: Sequence[tuple[str, str, str]], period: Period
+) -> Iterator[tuple[str, str | None]]:
+    """[start, end) ranges of sent_at in which each number holds at most _CHUNK messages
+    (more only when more than that share one second); end None: the end of the period."""
+    upper = " AND sent_at < ?" if period.end else ""
+    bound = [period.end] if period.end else []
+    probe = (
+        "SELECT sent_at FROM message WHERE sender_kind = ? AND sender_platform = ? "
+        f"AND sender_value = ? AND sent_at >= ?{upper} ORDER BY sent_at LIMIT 1 OFFSET ?"
+    )
+    after = (
+        "SELECT sent_at FROM message WHERE sender_kind = ? AND sender_platform = ? "
+        f"AND sender_value = ? AND sent_at > ?{upper} ORDER BY sent_at LIMIT 1"
+    )
+    lo = period.start or ""
+    while True:
+        ends = [
+            row[0]
+            for key in keys
+            if (row := raw.execute(probe, (*key, lo, *bound, _CHUNK)).fetchone()) is not None
+        ]
+        hi = min(ends) if ends else None
+        if hi == lo:  # more than _CHUNK in one second: that second alone
+            ends = [
+                row[0]
+                for key in keys
+                if (row := raw.execute(after, (*key, lo, *bound)).fetchone()) is not None
+            ]
+            hi = min(ends) if ends else None
+        yield lo, hi
+        if hi is None:
+            return
+        lo = hi
 
 
 def _contacts(
-    raw: Any, person: _Person, fine: bool, period: Period, epoch: str = _EPOCH["sqlite"]
+    raw: Any, person: _Person, fine: bool, period: Period, tz: tzinfo, db: str = "sqlite"
 ) -> _Contacts:
-    """One pass over the person's contacts, in time order, read from the sender index (one
-    cursor per number, address or account, merged): buckets, channels and bursts together.
-    This loop runs once per contact, so it is kept to plain integer work."""
-    width = 60 if fine else 3600
+    """The person's contacts, read from the sender index a chunk of time at a time (one
+    query per number, address or account and chunk, each returning its contacts as a few
+    long strings rather than a row each, which costs far less), merged in time order (those
+    of the same second in the order of the person's numbers), and tallied by ``_Tally``."""
+    keys = [key for key in person.keys if key[0] != "vehicle"]
+    calendar = _Calendar(tz, 60 if fine else 3600)
+    try:
+        out = _contacts_in_chunks(raw, person, keys, calendar, period, db)
+    except _Irregular:
+        calendar = _Calendar(tz, calendar.width)
+        out = _contacts_one_by_one(raw, person, keys, calendar, period, db)
+    out.days, out.week = calendar.days(), calendar.week
+    return out
+
+
+def _contacts_in_chunks(
+    raw: Any,
+    person: _Person,
+    keys: list[tuple[str, str, str]],
+    calendar: _Calendar,
+    period: Period,
+    db: str,
+) -> _Contacts:
+    """A chunk of time at a time (``_chunks``): each number's contacts in it, merged in time
+    order, fed to a ``_Tally``; those without a time counted apart."""
+    tally = _Tally(person, calendar)
+    out = _Contacts()
+    if not keys:
+        return out
+    if not period.start and not period.end:
+        for key in keys:
+            out.untimed += int(
+                raw.execute(
+                    f"SELECT count(*) FROM message WHERE {_CONTACT_WHERE} AND sent_at IS NULL",
+                    key,
+                ).fetchone()[0]
+            )
+    for lo, hi in _chunks(raw, keys, period):
+        end = hi or period.end
+        sql = _chunk_sql(db, bool(end))
+        parts = [
+            part
+            for key in keys
+            if (part := _read_chunk(raw, sql, (*key, lo, *([end] if end else [])))) is not None
+        ]
+        if not parts:
+            continue
+        if len(parts) == 1:
+            secs, ids, codes, counts = parts[0].secs, parts[0].ids, parts[0].codes, parts[0].counts
+        else:  # merged by time; in a second, the first number's first (the sort is stable)
+            every = [s for p in parts for s in p.secs]
+            order = sorted(range(len(every)), key=every.__getitem__)
+            secs = [every[i] for i in order]
+            every = [i for p in parts for i in p.ids]
+            ids = [every[i] for i in order]
+            joined = "".join(p.codes for p in parts)
+            codes = "".join([joined[i] for i in order])
+            counts = _merged_counts(parts, order)
+        tally.feed(secs, ids, codes.translate(_IS_CALL).encode("ascii"), counts)
+        out.timed += len(secs)
+    out.channels = dict(tally.channels)
+    out.bursts = tally.finish()
+    return out
+
+
+def _merged_counts(parts: list[_Chunk], order: list[int]) -> dict[str, int]:
+    """Contacts by channel over several numbers' chunks merged in ``order``, in the order each
+    channel first came in them (as counting contact by contact would list them)."""
+    first: dict[str, int] = {}  # channel: the place in ``order`` of its first contact
+    offset = 0
+    for part in parts:
+        text = f",{part.joined},"
+        for name in part.counts:
+            place = order.index(offset + text.count(",", 0, text.find(f",{name},")))
+            first[name] = min(first.get(name, place), place)
+        offset += len(part.secs)
+    return {
+        name: sum(part.counts.get(name, 0) for part in parts)
+        for name in sorted(first, key=first.__getitem__)
+    }
+
+
+def _contacts_one_by_one(
+    raw: Any,
+    person: _Person,
+    keys: list[tuple[str, str, str]],
+    calendar: _Calendar,
+    period: Period,
+    db: str,
+) -> _Contacts:
+    """Row by row (one cursor per number, merged), for contacts ``_read_chunk`` cannot take."""
+    width = calendar.width
     out = _Contacts()
     finder = _BurstFinder(person)
+    buckets: Counter[int] = Counter()
+    calls: Counter[int] = Counter()
     clause, args = period.where("sent_at")
     cursors = [
         raw.execute(
-            f"SELECT {epoch}, kind, channel, id, sent_at FROM message "
-            f"WHERE {_CONTACT_WHERE}{clause} ORDER BY sent_at",
+            f"SELECT {_EPOCH[db]}, kind, channel, id, sent_at FROM message "
+            f"WHERE {_CONTACT_WHERE}{clause} ORDER BY {_ORDER[db]}",
             (*key, *args),
         )
-        for key in person.keys
-        if key[0] != "vehicle"
+        for key in keys
     ]
     rows = cursors[0] if len(cursors) == 1 else heapq.merge(*cursors, key=lambda r: r[0] or 0)
-    buckets: dict[int, list[int]] = {}
-    channels: dict[str, int] = defaultdict(int)
-    current = -1
-    slot = [0, 0]
-    feed = finder.feed
+    channels: Counter[str] = Counter()
     for secs, kind, channel, mid, sent_at in rows:
         if secs is None:
             out.untimed += 1
             continue
         b = secs // width
-        if b != current:
-            current = b
-            slot = buckets.setdefault(b, [0, 0])
-        slot[0] += 1
+        buckets[b] += 1
         if kind == "call":
-            slot[1] += 1
+            calls[b] += 1
+        if len(buckets) > _CHUNK:  # added to the calendar as they come, a batch at a time
+            calendar.add(buckets, calls)
+            buckets, calls = Counter(), Counter()
         channels[channel] += 1
-        feed(secs, mid, kind, sent_at)
-    out.buckets = {datetime.fromtimestamp(b * width, UTC): v for b, v in sorted(buckets.items())}
+        finder.feed(secs, mid, kind, sent_at)
+        out.timed += 1
+    calendar.add(buckets, calls)
     out.channels = dict(channels)
     out.bursts = finder.finish()
     return out
+
+
+def _offset(tz: tzinfo, secs: int) -> int:
+    offset = datetime.fromtimestamp(secs, tz).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds())
+
+
+def _offset_until(tz: tzinfo, secs: int) -> tuple[int, int]:
+    """The zone's offset from UTC at ``secs``, and the first moment after it at which the
+    offset may differ. No offset in the time zone database lasts less than a day (the
+    shortest, Freetown's in 1939, lasted four; a test checks the installed database), so an
+    offset that is the same a day later held all day; where it is not, the change is found
+    to the second."""
+    offset = _offset(tz, secs)
+    lo, hi = secs, secs + _DAY
+    try:
+        if _offset(tz, hi) == offset:
+            return offset, hi
+    except (OverflowError, OSError, ValueError):  # near the ends of the calendar
+        return offset, secs + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _offset(tz, mid) == offset:
+            lo = mid
+        else:
+            hi = mid
+    return offset, hi
+
+
+class _Calendar:
+    """Contacts by the local day and the local hour of the week that the start of their UTC
+    bucket falls in, added a batch of buckets at a time; the zone's offset is worked out once
+    for each stretch of time it holds."""
+
+    def __init__(self, tz: tzinfo, width: int) -> None:
+        self.tz = tz
+        self.width = width  # seconds in a bucket
+        self.by_day: dict[int, list[int]] = {}  # local days since 1970: [contacts, calls]
+        self.week = [0] * 168  # weekday * 24 + local hour (1 January 1970 was a Thursday)
+
+    def add(self, buckets: dict[int, int], calls: dict[int, int], shift: int = 0) -> None:
+        """Buckets (numbered from ``shift``: bucket b starts at (b + shift) * width) and the
+        calls among them."""
+        width = self.width
+        starts = sorted(buckets)
+        local: list[int] = []  # each bucket's start, in local seconds since 1970
+        i, n = 0, len(starts)
+        while i < n:
+            offset, until = _offset_until(self.tz, (starts[i] + shift) * width)
+            j = bisect_left(starts, -(-until // width) - shift, i)
+            local += [(b + shift) * width + offset for b in starts[i:j]]
+            i = j
+        counts = list(map(buckets.__getitem__, starts))
+        week = self.week
+        for hour, k in zip(map(floordiv, local, repeat(3600)), counts, strict=True):
+            week[(hour + 72) % 168] += k
+        local_days = list(map(floordiv, local, repeat(_DAY)))
+        days = self.by_day
+        for d, k in zip(local_days, counts, strict=True):
+            day = days.get(d)
+            if day is None:
+                days[d] = [k, 0]
+            else:
+                day[0] += k
+        if calls:
+            day_of = dict(zip(starts, local_days, strict=True))
+            for b, k in calls.items():
+                days[day_of[b]][1] += k
+
+    def days(self) -> dict[date, list[int]]:
+        return {date.fromordinal(_EPOCH_DAY + d): v for d, v in self.by_day.items()}
 
 
 # --- the rules --------------------------------------------------------------------------------
@@ -589,9 +1101,7 @@ def _flag_messages(
         # worked out at import (docket.flag_store): only messages after them are searched
         stored, after = kept
         hits += [
-            FlagHit(
-                flag, labels.get(flag, flag), "message", mid, words, when, owner.get((k, p, v))
-            )
+            FlagHit(flag, labels.get(flag, flag), "message", mid, words, when, owner.get((k, p, v)))
             for mid, flag, words, when, k, p, v in stored
         ]
     for mid, body, sent_at, kind, platform, value in _flag_candidates(
@@ -614,7 +1124,29 @@ def _flag_messages(
 
 # --- the analysis -----------------------------------------------------------------------------
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+def _collector_off(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Runs ``fn`` with the cycle collector off (as imports do): an analysis makes a great
+    many small objects and no cycles, so the collector's passes over them only cost time
+    (about a tenth of an analysis)."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return run
+
+
+@_collector_off
 def analyse(
     conn: Connection,
     jurisdiction: Jurisdiction,
@@ -640,34 +1172,41 @@ def analyse(
     findings: list[Finding] = []
 
     # contacts from each person responsible, hour by hour
-    epoch = _EPOCH[dialect(conn)]
-    contacts = {p.id: _contacts(raw, p, fine, period, epoch) for p in responsible}
+    db = dialect(conn)
+    contacts = {p.id: _contacts(raw, p, fine, period, tz, db) for p in responsible}
     contact_total = sum(c.total for c in contacts.values())
-    message_total = int(raw.execute("SELECT count(*) FROM message").fetchone()[0])
+    # every imported message and call, as each import's summary records (verify checks the
+    # summaries against the log and the messages against their batches): a handful of rows,
+    # where counting the message table reads all of it
+    message_total = sum(
+        int(json.loads(summary).get("added", 0))
+        for (summary,) in raw.execute("SELECT summary FROM source")
+    )
 
     # local days, months and the heatmap
     heat = [[0] * 24 for _ in range(7)]
-    untimed = 0
     inc_by_month: Counter[str] = Counter()
     con_by_month: Counter[str] = Counter()
     contact_days: dict[int, set[date]] = defaultdict(set)
     con_channels: Counter[str] = Counter()
-    for inc in incidents:
-        inc_by_month[_month(inc.local.date())] += 1
-        if inc.date_only:
-            untimed += 1
-        else:
-            heat[inc.local.weekday()][inc.local.hour] += 1
+    moments = list(map(attrgetter("local"), incidents))
+    for (year, month), n in Counter(map(attrgetter("year", "month"), moments)).items():
+        inc_by_month[f"{year:04d}-{month:02d}"] += n  # as _month() writes it
+    timed = [inc.local for inc in incidents if not inc.date_only]
+    untimed = len(incidents) - len(timed)
+    hours = zip(map(datetime.weekday, timed), map(attrgetter("hour"), timed), strict=True)
+    for (weekday, hour), n in Counter(hours).items():
+        heat[weekday][hour] += n
     for pid, c in contacts.items():
         con_channels.update(c.channels)
-        for start, (n, _calls) in c.buckets.items():
-            local = start.astimezone(tz)
-            heat[local.weekday()][local.hour] += n
-            con_by_month[_month(local.date())] += n
-            contact_days[pid].add(local.date())
+        for k, n in enumerate(c.week):
+            heat[k // 24][k % 24] += n
+        for day, (n, _calls) in c.days.items():
+            con_by_month[_month(day)] += n
+            contact_days[pid].add(day)
 
     first_day = min(
-        [i.local.date() for i in incidents] + [min(d) for d in contact_days.values() if d],
+        [*map(datetime.date, moments), *(min(d) for d in contact_days.values() if d)],
         default=None,
     )
     months = (
@@ -777,10 +1316,15 @@ def analyse(
 
     # other people targeted
     third: dict[str, list[int]] = defaultdict(list)
+    others: dict[tuple[str, ...], list[str]] = {}  # each different list of names read once
     for inc in incidents:
-        for name in inc.targeted:
-            if name.strip().lower() not in ("me", "myself", ""):
-                third[name.strip()].append(inc.id)
+        named = others.get(inc.targeted)
+        if named is None:
+            named = others[inc.targeted] = [
+                n.strip() for n in inc.targeted if n.strip().lower() not in ("me", "myself", "")
+            ]
+        for name in named:
+            third[name].append(inc.id)
     if third:
         listed = sorted(third.items(), key=lambda kv: (-len(kv[1]), kv[0].lower()))
         names = ", ".join(f"{n} ({len(ids)})" for n, ids in listed)
@@ -796,7 +1340,7 @@ def analyse(
         )
 
     # after an order was made
-    findings += _after_orders(conn, jurisdiction, incidents, people, contacts, tz)
+    findings += _after_orders(conn, jurisdiction, incidents, people, contacts)
 
     # occasions, per person responsible: the count, never the conclusion
     for pc in by_person:
@@ -974,12 +1518,17 @@ def _by_person(
 ) -> list[PersonCount]:
     inc_n: Counter[int | None] = Counter()
     inc_days: dict[int | None, set[date]] = defaultdict(set)
-    for inc in incidents:
-        for pid in inc.people or (None,):
+    groups = list(map(attrgetter("people"), incidents))  # few different ones: counted once each
+    days_of: dict[tuple[int, ...], set[date]] = defaultdict(set)
+    days = map(datetime.date, map(attrgetter("local"), incidents))
+    for group, day in zip(groups, days, strict=True):
+        days_of[group].add(day)
+    for group, n in Counter(groups).items():
+        for pid in group or (None,):
             if pid is not None and pid not in people:
                 continue
-            inc_n[pid] += 1
-            inc_days[pid].add(inc.local.date())
+            inc_n[pid] += n
+            inc_days[pid] |= days_of[group]
     out = []
     for p in people.values():
         c = contacts.get(p.id)
@@ -1013,7 +1562,6 @@ def _after_orders(
     incidents: list[_Incident],
     people: dict[int, _Person],
     contacts: dict[int, _Contacts],
-    tz: tzinfo,
 ) -> list[Finding]:
     out = []
     for rec in log_records.all_current(conn, "order"):
@@ -1032,8 +1580,7 @@ def _after_orders(
         n_contacts = 0
         calls = messages = 0
         for pid in against:
-            for start, (n, k_calls) in contacts.get(pid, _Contacts()).buckets.items():
-                day = start.astimezone(tz).date()
+            for day, (n, k_calls) in contacts.get(pid, _Contacts()).days.items():
                 if day > order.made_on and order.in_force_on(day):
                     n_contacts += n
                     calls += k_calls
