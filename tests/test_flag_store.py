@@ -136,6 +136,11 @@ def test_messages_past_the_kept_ones_are_searched(d: Diary, tmp_path: Path) -> N
     sql(d, "UPDATE flag_scan SET through = 6")
     same_flags(d.analyse(as_of=date(2026, 3, 31)), full)
     assert d.verify().ok  # rows up to 6 still match
+    # the next import looks at the messages past 6 and its own, and keeps the rows before
+    d.import_file(sbr(tmp_path / "sms-3.xml", texts=[(local(2026, 3, 9), BOB, "kill you", 1)]))
+    assert sql(d, "SELECT through FROM flag_scan WHERE what = 'message'") == [(10,)]
+    assert {r[0] for r in kept(d)} == {1, 3, 5, 7, 9, 10}
+    assert d.verify().ok
 
 
 def test_a_new_lexicon_version_is_searched_then_rebuilt(d: Diary, tmp_path: Path) -> None:

@@ -250,7 +250,6 @@ def _incidents(raw: Any, tz: tzinfo, period: Period) -> list[_Incident]:
         if when.tzinfo is not UTC:
             when = _utc(start)
         place = r.get("place")
-        description, words = r.get("description"), r.get("exact_words")
         out.append(
             _Incident(
                 iid,
@@ -262,8 +261,7 @@ def _incidents(raw: Any, tz: tzinfo, period: Period) -> list[_Incident]:
                 tuple(map(int, r.get("people", ()))),
                 tuple(r.get("targeted", ("me",))),
                 bool(place and place.get("private")),
-                # what happened and their exact words, either left out when empty
-                f"{description}\n{words}" if description and words else description or words or "",
+                flag_store.incident_text(r),  # the same words the kept flags come from
             )
         )
     return out

@@ -56,6 +56,18 @@ def state(raw: Any, what: str, code: str) -> State | None:
     return None if row is None else State(str(row[0]), int(row[1]))
 
 
+def _current(raw: Any, what: str, lexicon: language.Lexicon) -> State | None:
+    """The state of ``lexicon``'s kept flags for ``what``, when they were made with its
+    version; None when there are none, or they come from other word lists."""
+    now = state(raw, what, lexicon.language)
+    return now if now is not None and now.version == lexicon.version else None
+
+
+def _lexicon(code: str, version: str) -> language.Lexicon | None:
+    """The lexicon for ``code`` when this Docket's has ``version``."""
+    return next((x for x in lexicons() if x.language == code and x.version == version), None)
+
+
 def _rows(lexicon: language.Lexicon, messages: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """message_flag rows for ``messages`` (rows of ``_COLUMNS``)."""
     out: list[tuple[Any, ...]] = []
@@ -87,15 +99,17 @@ def _set_state(raw: Any, what: str, lexicon: language.Lexicon, through: int) -> 
 
 def prepare(raw: Any) -> None:
     """Before an import adds messages: make every lexicon's flags cover every message the
-    diary holds, working them out again where the lexicon changed or the rows fall short
-    (seconds for a million messages, once)."""
+    diary holds: every message's again where none are kept for this lexicon's version
+    (seconds for a million messages, once), and those past ``through`` where they fall
+    short."""
     last = int(raw.execute("SELECT coalesce(max(id), 0) FROM message").fetchone()[0])
     for lexicon in lexicons():
-        now = state(raw, "message", lexicon.language)
-        if now is not None and now.version == lexicon.version and now.through >= last:
+        now = _current(raw, "message", lexicon)
+        if now is not None and now.through >= last:
             continue
-        raw.execute("DELETE FROM message_flag WHERE language = ?", (lexicon.language,))
-        after = 0
+        if now is None:  # none kept, or by other word lists: every message again
+            raw.execute("DELETE FROM message_flag WHERE language = ?", (lexicon.language,))
+        after = 0 if now is None else now.through  # those up to it are kept already
         while True:
             page = raw.execute(
                 f"SELECT {_COLUMNS} FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
@@ -116,8 +130,8 @@ def add(raw: Any, first: int, last: int, messages: Iterable[tuple[Any, ...]]) ->
     lexicon whose rows cover every message before them."""
     batch = list(messages)
     for lexicon in lexicons():
-        now = state(raw, "message", lexicon.language)
-        if now is None or now.version != lexicon.version or now.through != first - 1:
+        now = _current(raw, "message", lexicon)
+        if now is None or now.through != first - 1:
             continue  # not kept (yet) for this lexicon: the analysis searches instead
         rows = _rows(lexicon, batch)
         if rows:
@@ -132,8 +146,8 @@ def message_hits(
     " AND ", over the column ``sent_at``), in message order, then text order, as rows
     (message id, flag, words, sent at, sender kind, platform, value); and the last message
     id they cover. None when none are kept for this lexicon's version."""
-    now = state(raw, "message", lexicon.language)
-    if now is None or now.version != lexicon.version:
+    now = _current(raw, "message", lexicon)
+    if now is None:
         return None
     found = raw.execute(
         "SELECT message_id, flag, words, sent_at, sender_kind, sender_platform, "
@@ -177,8 +191,7 @@ def keep_incident(raw: Any, incident_id: int, record: dict[str, Any] | None) -> 
     version, every incident's are worked out again (entries are few: milliseconds)."""
     raw.execute("DELETE FROM incident_flag WHERE incident_id = ?", (incident_id,))
     for lexicon in lexicons():
-        now = state(raw, "incident", lexicon.language)
-        if now is not None and now.version == lexicon.version:
+        if _current(raw, "incident", lexicon) is not None:
             if record is not None:
                 rows = _incident_rows(lexicon, incident_id, record)
                 if rows:
@@ -196,8 +209,7 @@ def keep_incident(raw: Any, incident_id: int, record: dict[str, Any] | None) -> 
 def incident_hits(raw: Any, lexicon: language.Lexicon) -> dict[int, list[tuple[str, str]]] | None:
     """Incident id -> its kept flags (flag, words), in text order; None when none are kept for
     this lexicon's version."""
-    now = state(raw, "incident", lexicon.language)
-    if now is None or now.version != lexicon.version:
+    if _current(raw, "incident", lexicon) is None:
         return None
     out: dict[int, list[tuple[str, str]]] = {}
     for iid, flag, words in raw.execute(
@@ -244,8 +256,8 @@ def check(reads: Any, report: Any) -> None:
             "ORDER BY language"
         )
     ):
-        lexicon = next((x for x in lexicons() if x.language == code), None)
-        if lexicon is None or lexicon.version != version:
+        lexicon = _lexicon(code, version)
+        if lexicon is None:
             continue  # made by another version of the word lists: the analysis ignores them
         kept = iter(
             reads.stream(
@@ -262,8 +274,8 @@ def check(reads: Any, report: Any) -> None:
     for code, version in list(
         reads.execute("SELECT language, version FROM flag_scan WHERE what = 'incident'")
     ):
-        lexicon = next((x for x in lexicons() if x.language == code), None)
-        if lexicon is not None and lexicon.version == version:
+        lexicon = _lexicon(code, version)
+        if lexicon is not None:
             _check_incidents(reads, report, lexicon)
 
 

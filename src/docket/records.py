@@ -259,6 +259,13 @@ def _link_people(conn: Connection, incident_id: int, people: Sequence[int]) -> N
         )
 
 
+def _index_incident(conn: Connection, incident_id: int, record: dict[str, Any] | None) -> None:
+    """What is derived from an incident's current text (``record``; None once removed): its
+    words in the search index, and its kept language flags."""
+    search.index_incident(conn, incident_id, record)
+    flag_store.keep_incident(log.raw_connection(conn), incident_id, record)
+
+
 def create_incident(conn: Connection, data: IncidentData) -> int:
     check_people_exist(conn, data.people)
     incident_id = _next_id(conn, incident)
@@ -276,8 +283,7 @@ def create_incident(conn: Connection, data: IncidentData) -> int:
         )
     )
     _link_people(conn, incident_id, data.people)
-    search.index_incident(conn, incident_id, record)
-    flag_store.keep_incident(log.raw_connection(conn), incident_id, record)
+    _index_incident(conn, incident_id, record)
     return incident_id
 
 
@@ -308,8 +314,7 @@ def update_incident(conn: Connection, incident_id: int, data: IncidentData, reas
         .values(current_seq=e.seq, version=row.version + 1, **incident_projection(record))
     )
     _link_people(conn, incident_id, data.people)
-    search.index_incident(conn, incident_id, record)
-    flag_store.keep_incident(log.raw_connection(conn), incident_id, record)
+    _index_incident(conn, incident_id, record)
     return e
 
 
@@ -599,8 +604,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
             .values(redacted=True, category="", channel=None)
         )
         _link_people(conn, record_id, [])
-        search.index_incident(conn, record_id, None)
-        flag_store.keep_incident(log.raw_connection(conn), record_id, None)
+        _index_incident(conn, record_id, None)
     elif kind == "person":
         conn.execute(
             update(person)
