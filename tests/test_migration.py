@@ -44,6 +44,16 @@ def test_old_diary_upgrades_with_nothing_lost(old: Path) -> None:
         # the new incident_person table was filled from the old records
         assert [i.id for i in d.incidents(IncidentFilter(person_id=1))] == [1, 2]
         assert d.resolve_person("07700 900001") == 1
+        # 0009 filled what the analysis reads of each record
+        with d._file.read() as conn:
+            columns = conn.execute(
+                text("SELECT id, people, targeted, date_only FROM incident ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in columns] == [
+            (1, "[1]", '["me"]', 0),
+            (2, "[1]", '["me"]', 0),
+            (3, "[]", '["me"]', 0),
+        ]
         # the old entries, then the log.key entry added by migration 0003
         assert d.summary().entries == 1 + len(PEOPLE) + len(INCIDENTS) + 1
         upgraded_leaves = leaves(d._file)

@@ -192,6 +192,12 @@ def test_any_change_to_any_entry_is_named(
         ("UPDATE incident SET channel = 'email' WHERE id = 6", "incident/6"),
         ("UPDATE incident SET current_seq = created_seq WHERE id = 3", "incident/3"),
         ("UPDATE incident SET redacted = 1 WHERE id = 8", "incident/8"),
+        # what the analysis reads of each record, kept as columns
+        ("UPDATE incident SET people = '[]' WHERE id = 4", "incident/4"),
+        ('UPDATE incident SET targeted = \'["me","Mum"]\' WHERE id = 5', "incident/5"),
+        ("UPDATE incident SET date_only = 1 - date_only WHERE id = 6", "incident/6"),
+        ("UPDATE incident SET private_place = 2 WHERE id = 3", "incident/3"),
+        ("UPDATE incident SET people = '[1]' WHERE id = 7", "incident/7"),  # removed
         ("DELETE FROM incident_person WHERE incident_id = 9", "incident/9"),
         ("INSERT INTO incident_person VALUES (7, 1)", "incident/7"),
         ("UPDATE person SET name = 'Someone Else' WHERE id = 1", "person/1"),

@@ -196,7 +196,6 @@ class _Incident(NamedTuple):
     people: tuple[int, ...]
     targeted: tuple[str, ...]
     private_place: bool
-    text: str  # what happened and their exact words, for language flags
 
 
 @dataclass
@@ -235,36 +234,52 @@ class Period:
 
 
 def _incidents(raw: Any, tz: tzinfo, period: Period) -> list[_Incident]:
-    clause, args = period.where("i.occurred_start")
+    """The entries in ``period``, from the incident table's columns alone (what the analysis
+    needs of each record is kept there when it is written: ``records.incident_projection``)."""
+    clause, args = period.where("occurred_start")
     rows = raw.execute(
-        "SELECT i.id, i.occurred_start, i.category, i.channel, e.record FROM incident i "
-        "JOIN entry e ON e.seq = i.current_seq WHERE NOT i.redacted AND e.record IS NOT NULL"
-        f"{clause} ORDER BY i.occurred_start, i.id",
+        "SELECT id, occurred_start, category, channel, date_only, people, targeted, "
+        f"private_place FROM incident WHERE NOT redacted{clause} ORDER BY occurred_start, id",
         args,
     ).fetchall()
-    # every record parsed at once, as one JSON array: half the time of a parse each
-    records = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
+    lists: dict[str, tuple[Any, ...]] = {}  # JSON text: its value (most entries share a few)
     out = []
-    for (iid, start, category, channel, _), r in zip(rows, records, strict=True):
+    for iid, start, category, channel, date_only, people, targeted, private in rows:
         when = datetime.fromisoformat(start)
         if when.tzinfo is not UTC:
             when = _utc(start)
-        place = r.get("place")
+        who = lists.get(people)
+        if who is None:
+            who = lists[people] = tuple(map(int, json.loads(people)))
+        whom = lists.get(targeted)
+        if whom is None:
+            whom = lists[targeted] = tuple(json.loads(targeted))
         out.append(
             _Incident(
                 iid,
                 when,
                 when.astimezone(tz),
-                bool(r["occurred"].get("date_only")),
+                bool(date_only),
                 category,
                 channel,
-                tuple(map(int, r.get("people", ()))),
-                tuple(r.get("targeted", ("me",))),
-                bool(place and place.get("private")),
-                flag_store.incident_text(r),  # the same words the kept flags come from
+                who,
+                whom,
+                bool(private),
             )
         )
     return out
+
+
+def _incident_texts(raw: Any, ids: Iterable[int]) -> Iterator[tuple[int, str]]:
+    """Each incident's words that language flags are looked for in (``flag_store.incident_text``),
+    for when no kept flags can be used."""
+    wanted = set(ids)
+    for iid, record in raw.execute(
+        "SELECT i.id, e.record FROM incident i JOIN entry e ON e.seq = i.current_seq "
+        "WHERE NOT i.redacted AND e.record IS NOT NULL ORDER BY i.id"
+    ):
+        if iid in wanted:
+            yield iid, flag_store.incident_text(json.loads(record))
 
 
 def _people(raw: Any) -> dict[int, _Person]:
@@ -1383,13 +1398,13 @@ def analyse(
     labels = lexicon.labels()
     # kept when each entry was written (docket.flag_store), or worked out here if not
     kept_for = flag_store.incident_hits(raw, lexicon)
+    if kept_for is None:
+        kept_for = {
+            iid: [(m.flag, m.words) for m in lexicon.scan(text)]
+            for iid, text in _incident_texts(raw, (i.id for i in incidents))
+        }
     for inc in incidents:
-        found = (
-            kept_for.get(inc.id, ())
-            if kept_for is not None
-            else [(m.flag, m.words) for m in lexicon.scan(inc.text)]
-        )
-        for flag, words in found:
+        for flag, words in kept_for.get(inc.id, ()):
             hits.append(
                 FlagHit(
                     flag,

@@ -28,7 +28,7 @@ from docket.ledger.note import NoteError, Verifier, open_checkpoint
 from docket.log_records import FILES_ADDED
 from docket.model.entry import encode_entry
 from docket.model.records import AttachmentData, PersonData
-from docket.records import incident_projection
+from docket.records import REMOVED_INCIDENT, incident_projection
 from docket.store import base as store_base
 
 Cursor = Any
@@ -956,7 +956,8 @@ def _check_projections(raw: _Reads, report: Report) -> None:
         raw.stream(
             "SELECT i.id, i.created_seq, i.current_seq, i.version, i.recorded_at, "
             "i.occurred_start, i.occurred_end, i.category, i.channel, i.redacted, e.subject, "
-            "e.record, c.recorded_at FROM incident i LEFT JOIN entry e ON e.seq = i.current_seq "
+            "e.record, c.recorded_at, i.date_only, i.private_place, i.people, i.targeted "
+            "FROM incident i LEFT JOIN entry e ON e.seq = i.current_seq "
             "LEFT JOIN entry c ON c.seq = i.created_seq ORDER BY i.id"
         )
     )
@@ -980,8 +981,19 @@ def _check_projections(raw: _Reads, report: Report) -> None:
             continue
         if row[4] != row[12]:
             mismatch("incident", iid, first, "when it was recorded")
+        got = {
+            "occurred_start": row[5],
+            "occurred_end": row[6],
+            "category": row[7],
+            "channel": row[8],
+            "date_only": row[13],
+            "private_place": row[14],
+            "people": row[15],
+            "targeted": row[16],
+        }
         if row[11] is None:
-            if not row[9] or row[7] != "" or row[8] is not None or linked:
+            removed = {k: got[k] for k in REMOVED_INCIDENT}
+            if not row[9] or removed != REMOVED_INCIDENT or linked:
                 mismatch("incident", iid, last, "it should show as removed")
             continue
         if row[9]:
@@ -994,12 +1006,6 @@ def _check_projections(raw: _Reads, report: Report) -> None:
         except (ValueError, TypeError, KeyError, AttributeError):
             mismatch("incident", iid, last, "its record cannot be read")
             continue
-        got = {
-            "occurred_start": row[5],
-            "occurred_end": row[6],
-            "category": row[7],
-            "channel": row[8],
-        }
         if got != proj:
             fields = ", ".join(k for k in proj if proj[k] != got[k])
             mismatch("incident", iid, last, fields)

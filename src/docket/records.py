@@ -239,15 +239,36 @@ def check_people_exist(conn: Connection, ids: Iterable[int]) -> None:
 
 def incident_projection(record: dict[str, Any]) -> dict[str, Any]:
     """The incident table's columns, from an incident's record: one definition for writing
-    them and for ``docket verify`` checking them."""
+    them and for ``docket verify`` checking them. The last four are what the pattern analysis
+    reads, so that it need not parse every record."""
     occ = record["occurred"]
     end = occ.get("end")
+    place = record.get("place")
     return {
         "occurred_start": utc_rfc3339(datetime.fromisoformat(occ["start"])),
         "occurred_end": utc_rfc3339(datetime.fromisoformat(end)) if end else None,
         "category": record["category"],
         "channel": record.get("channel"),
+        "date_only": bool(occ.get("date_only")),
+        "private_place": bool(place and place.get("private")),
+        "people": _compact([int(p) for p in record.get("people", ())]),
+        "targeted": _compact(list(record.get("targeted", ("me",)))),
     }
+
+
+# the incident table's columns of a removed incident, with its record gone
+REMOVED_INCIDENT = {
+    "category": "",
+    "channel": None,
+    "date_only": False,
+    "private_place": False,
+    "people": "[]",
+    "targeted": "[]",
+}
+
+
+def _compact(value: list[Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _link_people(conn: Connection, incident_id: int, people: Sequence[int]) -> None:
@@ -601,7 +622,7 @@ def redact(conn: Connection, kind: str, record_id: int, reason: str) -> Entry:
         conn.execute(
             update(incident)
             .where(incident.c.id == record_id)
-            .values(redacted=True, category="", channel=None)
+            .values(redacted=True, **REMOVED_INCIDENT)
         )
         _link_people(conn, record_id, [])
         _index_incident(conn, record_id, None)

@@ -82,6 +82,12 @@ incident = Table(
     Column("category", Text, nullable=False),
     Column("channel", Text, nullable=True),
     Column("redacted", Boolean, nullable=False, default=False),
+    # what the pattern analysis reads of the current record, so that it need not parse every
+    # record (see records.incident_projection; verify checks them against the record)
+    Column("date_only", Boolean, nullable=False, default=False),
+    Column("private_place", Boolean, nullable=False, default=False),
+    Column("people", Text, nullable=False, default="[]"),  # JSON: person ids, as recorded
+    Column("targeted", Text, nullable=False, default="[]"),  # JSON: who was targeted
 )
 
 incident_person = Table(
