@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from docket import contact_store, flag_store
+from docket import flag_store
 from docket.errors import (
     DocketError,
     ImportFailed,
@@ -767,9 +767,7 @@ class _Writer:
             "INSERT INTO message_file (message_id, idx, sha256) VALUES (?, ?, ?)",
             self.batch_files,
         )
-        first, last = self.rows[0][0][0], self.rows[-1][0][0]
-        flag_store.add(self.raw, first, last, self.batch_words)
-        contact_store.add(self.raw, "postgresql" if self.postgres else "sqlite", first, last)
+        flag_store.add(self.raw, self.rows[0][0][0], self.rows[-1][0][0], self.batch_words)
         self.rows.clear()
         self.batch_files.clear()
         self.batch_words.clear()
@@ -1231,7 +1229,6 @@ def run(
     )
     summary.source_id = source_id
     flag_store.prepare(raw)  # the language flags kept cover every message already held
-    contact_store.prepare(raw, dialect(conn))  # and the contacts kept
     writer = _Writer(conn, source_id, options, summary)
     context = Context(
         timezone=options.timezone,

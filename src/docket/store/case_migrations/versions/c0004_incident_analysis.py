@@ -32,4 +32,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("Cases are never downgraded; restore the database's backup.")
+    raise NotImplementedError("Cases are never downgraded; restore a backup made before.")
