@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from docket import analysis
+from docket import analysis, contact_store
 from docket.analysis import BURST_MIN, BURST_WINDOW, MAX_IDS, Analysis, Burst, Period
 from docket.api import Diary
 from docket.checklist import Answer, ChecklistData, questions
@@ -752,6 +752,13 @@ def seeded(any_diary: Diary, tmp_path: Path) -> _Seeded:
     return _Seeded(any_diary, source_id, batch_seq, server)
 
 
+def _keep_contacts(seeded: _Seeded) -> None:
+    """The contacts of messages written by ``_write`` kept 30 days at a time, as the next
+    import would keep them."""
+    with seeded.diary._file.write() as conn:
+        contact_store.prepare(log.raw_connection(conn), dialect(conn))
+
+
 def _write(seeded: _Seeded, rows: list[tuple[Any, ...]]) -> None:
     with seeded.diary._file.write() as conn:
         raw = log.raw_connection(conn)
@@ -794,16 +801,19 @@ def test_contacts_read_in_chunks_match_the_plain_reading(
     without a time, in a period, and read in chunks of any size."""
     stream = data.draw(_streams(seeded.server))
     _write(seeded, stream.rows)
+    _keep_contacts(seeded)
     tz = ZoneInfo(stream.zone)
     with seeded.diary._file.read() as conn:
         raw = log.raw_connection(conn)
         db = dialect(conn)
+        assert contact_store.usable(raw)
         ref = _reference_contacts(raw, stream.person, stream.fine, stream.period, db)
         chunked = []
-        for size in (stream.chunk, 100_000):  # in small chunks, and all in one
+        # in small chunks and all in one; from the sender index and from the kept rows
+        for size, kept in itertools.product((stream.chunk, 100_000), (False, True)):
             with patch.object(analysis, "_CHUNK", size):
                 chunked.append(
-                    analysis._contacts(raw, stream.person, stream.fine, stream.period, tz, db)
+                    analysis._contacts(raw, stream.person, stream.fine, stream.period, tz, db, kept)
                 )
         keys = [k for k in stream.person.keys if k[0] != "vehicle"]
         calendar = analysis._Calendar(tz, 60 if stream.fine else 3600)
@@ -828,6 +838,7 @@ def test_ordinary_contacts_never_need_the_plain_reading(seeded: _Seeded) -> None
         rows.append((i, "call" if i % 4 else "message", ("phone", "sms")[i % 2], "incoming",
                      keys[i % 2], when))  # fmt: skip
     _write(seeded, rows)
+    _keep_contacts(seeded)
     tz = ZoneInfo("Europe/London")
 
     def refuse(*args: object) -> None:
@@ -841,9 +852,12 @@ def test_ordinary_contacts_never_need_the_plain_reading(seeded: _Seeded) -> None
             patch.object(analysis, "_CHUNK", 7),
             patch.object(analysis, "_contacts_one_by_one", refuse),
         ):
-            got = analysis._contacts(raw, person, False, Period(), tz, db)
+            got = [
+                analysis._contacts(raw, person, False, Period(), tz, db, k) for k in (False, True)
+            ]
     assert ref.bursts and len(ref.bursts[0].message_ids) == MAX_IDS
-    _assert_same_contacts(got, ref, tz)
+    for one in got:
+        _assert_same_contacts(one, ref, tz)
 
 
 def test_contacts_out_of_order_are_put_in_order(any_diary: Diary) -> None:

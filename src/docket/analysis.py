@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection
 
-from docket import flag_store, log_records, search
+from docket import contact_store, flag_store, log_records, search
 from docket import flags as language
 from docket.jurisdictions import Jurisdiction
 from docket.ledger import log
@@ -602,11 +602,7 @@ class _Irregular(Exception):
     unknown): they are read again one by one, as ``_BurstFinder`` does."""
 
 
-# seconds since 1970 of a stored time ("2026-03-01T19:00:00Z"), by database
-_EPOCH = {
-    "sqlite": "unixepoch(sent_at)",
-    "postgresql": "CAST(EXTRACT(EPOCH FROM CAST(sent_at AS timestamptz)) AS BIGINT)",
-}
+_EPOCH = contact_store.EPOCH
 # The order of one number's (address's, account's) contacts: time, then as the sender index
 # holds those of the same second. Byte order on PostgreSQL, as in SQLite.
 _ORDER = {
@@ -614,12 +610,7 @@ _ORDER = {
     "postgresql": 'sent_at COLLATE "C", channel COLLATE "C", kind COLLATE "C", '
     'direction COLLATE "C", id',
 }
-# kind and direction as one digit that sorts as the pair does: 0 an incoming call, 1 a call
-# whose direction is unknown, 2 and 3 the same for messages; 5 or 7 for any other direction
-_CODE = (
-    "CASE WHEN kind = 'call' THEN 0 ELSE 2 END "
-    "+ CASE direction WHEN 'incoming' THEN 0 WHEN 'unknown' THEN 1 ELSE 5 END"
-)
+_CODE = contact_store.CODE
 _IS_CALL = str.maketrans({"0": "\x01", "1": "\x01", "2": "\x00", "3": "\x00"})
 # Times are read as seconds from here (14 November 2023; a whole number of hours after 1970),
 # small numbers that Python works with faster than seconds since 1970.
@@ -657,14 +648,22 @@ class _Chunk(NamedTuple):
 
 
 def _read_chunk(raw: Any, sql: str, args: Sequence[Any]) -> _Chunk | None:
-    """One number's contacts in one chunk, checked to be in order (time, channel, kind,
-    direction, id) and put in it if they are not."""
-    times, ids, codes, joined, n = raw.execute(sql, args).fetchone()
+    """One number's contacts in one chunk, as ``sql`` returns them (``_chunk_sql``)."""
+    return _parse_chunk(raw.execute(sql, args).fetchone())
+
+
+def _parse_chunk(lists: Sequence[Any], shift: int = 0) -> _Chunk | None:
+    """One number's contacts in one chunk (times in seconds from ``shift``, ids, codes and
+    channels, as comma-joined lists, and their count), checked to be in order (time,
+    channel, kind, direction, id) and put in it if they are not."""
+    times, ids, codes, joined, n = lists
     if not n:
         return None
     if times is None or "5" in codes or "7" in codes:
         raise _Irregular
     secs: list[int] = json.loads(f"[{times}]")  # far quicker than int() on each
+    if shift:
+        secs = list(map(sub, secs, repeat(shift)))
     mids: list[int] = json.loads(f"[{ids}]")
     counts = _channel_counts(joined, n)
     if not len(secs) == len(mids) == len(codes) == n:
@@ -690,6 +689,7 @@ def _read_chunk(raw: Any, sql: str, args: Sequence[Any]) -> _Chunk | None:
         secs = [secs[i] for i in order]
         mids = [mids[i] for i in order]
         codes = "".join([codes[i] for i in order])
+        joined = ",".join([every[i] for i in order])
     return _Chunk(secs, mids, codes, counts, joined)
 
 
@@ -748,21 +748,97 @@ def _chunks(
 
 
 def _contacts(
-    raw: Any, person: _Person, fine: bool, period: Period, tz: tzinfo, db: str = "sqlite"
+    raw: Any,
+    person: _Person,
+    fine: bool,
+    period: Period,
+    tz: tzinfo,
+    db: str = "sqlite",
+    kept: bool = False,
 ) -> _Contacts:
-    """The person's contacts, read from the sender index a chunk of time at a time (one
-    query per number, address or account and chunk, each returning its contacts as a few
-    long strings rather than a row each, which costs far less), merged in time order (those
-    of the same second in the order of the person's numbers), and tallied by ``_Tally``."""
+    """The person's contacts, read a chunk of time at a time, from the rows kept 30 days at
+    a time when ``kept`` (``docket.contact_store``), else from the sender index (one query
+    per number, address or account and chunk, each returning its contacts as a few long
+    strings rather than a row each, which costs far less), merged in time order (those of
+    the same second in the order of the person's numbers), and tallied by ``_Tally``."""
     keys = [key for key in person.keys if key[0] != "vehicle"]
     calendar = _Calendar(tz, 60 if fine else 3600)
     try:
-        out = _contacts_in_chunks(raw, person, keys, calendar, period, db)
+        chunks = (_kept_parts if kept else _index_parts)(raw, keys, period, db)
+        out = _contacts_in_chunks(raw, person, keys, calendar, period, chunks)
     except _Irregular:
         calendar = _Calendar(tz, calendar.width)
         out = _contacts_one_by_one(raw, person, keys, calendar, period, db)
     out.days, out.week = calendar.days(), calendar.week
     return out
+
+
+def _index_parts(
+    raw: Any, keys: list[tuple[str, str, str]], period: Period, db: str
+) -> Iterator[list[_Chunk]]:
+    """From the sender index, a chunk of time at a time (``_chunks``): each number's
+    contacts in it."""
+    for lo, hi in _chunks(raw, keys, period):
+        end = hi or period.end
+        sql = _chunk_sql(db, bool(end))
+        yield [
+            part
+            for key in keys
+            if (part := _read_chunk(raw, sql, (*key, lo, *([end] if end else [])))) is not None
+        ]
+
+
+def _kept_parts(
+    raw: Any, keys: list[tuple[str, str, str]], period: Period, db: str
+) -> Iterator[list[_Chunk]]:
+    """From the rows kept 30 days at a time (``docket.contact_store``), a run of spans at a
+    time (in which each number holds at most _CHUNK contacts, or a single span): each
+    number's contacts in it, those of the first and last span cut to the period."""
+    if any(contact_store.has_odd(raw, key) for key in keys):
+        raise _Irregular
+    start = int(_utc(period.start).timestamp()) if period.start else None
+    end = int(_utc(period.end).timestamp()) if period.end else None
+    span = contact_store.SPAN
+    lo = None if start is None else start // span
+    hi = None if end is None else (end - 1) // span + 1
+    counts = [dict(contact_store.span_counts(raw, key, lo, hi)) for key in keys]
+    for first, after in _span_runs(sorted(set().union(*counts)), counts):
+        parts = []
+        for key in keys:
+            part = _parse_chunk(contact_store.read(raw, key, first, after), _BASE)
+            if part is not None and (part := _cut(part, start, end)) is not None:
+                parts.append(part)
+        yield parts
+
+
+def _span_runs(spans: list[int], counts: list[dict[int, int]]) -> Iterator[tuple[int, int]]:
+    """[first, after) runs of ``spans`` in which no number's contacts (``counts``: one
+    span -> contacts for each number) pass _CHUNK, but for a run of one span."""
+    run: list[int] = []
+    sums = [0] * len(counts)
+    for span in spans:
+        more = [held + c.get(span, 0) for held, c in zip(sums, counts, strict=True)]
+        if run and max(more) > _CHUNK:
+            yield run[0], run[-1] + 1
+            run, more = [], [c.get(span, 0) for c in counts]
+        run.append(span)
+        sums = more
+    if run:
+        yield run[0], run[-1] + 1
+
+
+def _cut(part: _Chunk, start: int | None, end: int | None) -> _Chunk | None:
+    """``part``'s contacts from ``start`` to before ``end`` (seconds since 1970)."""
+    a = 0 if start is None else bisect_left(part.secs, start - _BASE)
+    b = len(part.secs) if end is None else bisect_left(part.secs, end - _BASE)
+    if (a, b) == (0, len(part.secs)):
+        return part
+    if a >= b:
+        return None
+    channels = part.joined.split(",")[a:b]
+    return _Chunk(
+        part.secs[a:b], part.ids[a:b], part.codes[a:b], dict(Counter(channels)), ",".join(channels)
+    )
 
 
 def _contacts_in_chunks(
@@ -771,10 +847,10 @@ def _contacts_in_chunks(
     keys: list[tuple[str, str, str]],
     calendar: _Calendar,
     period: Period,
-    db: str,
+    chunks: Iterator[list[_Chunk]],
 ) -> _Contacts:
-    """A chunk of time at a time (``_chunks``): each number's contacts in it, merged in time
-    order, fed to a ``_Tally``; those without a time counted apart."""
+    """A chunk of time at a time: each number's contacts in it, merged in time order, fed
+    to a ``_Tally``; those without a time counted apart."""
     tally = _Tally(person, calendar)
     out = _Contacts()
     if not keys:
@@ -787,14 +863,7 @@ def _contacts_in_chunks(
                     key,
                 ).fetchone()[0]
             )
-    for lo, hi in _chunks(raw, keys, period):
-        end = hi or period.end
-        sql = _chunk_sql(db, bool(end))
-        parts = [
-            part
-            for key in keys
-            if (part := _read_chunk(raw, sql, (*key, lo, *([end] if end else [])))) is not None
-        ]
+    for parts in chunks:
         if not parts:
             continue
         if len(parts) == 1:
@@ -1186,7 +1255,8 @@ def analyse(
 
     # contacts from each person responsible, hour by hour
     db = dialect(conn)
-    contacts = {p.id: _contacts(raw, p, fine, period, tz, db) for p in responsible}
+    kept_spans = contact_store.usable(raw)  # every message's contacts kept 30 days at a time
+    contacts = {p.id: _contacts(raw, p, fine, period, tz, db, kept_spans) for p in responsible}
     contact_total = sum(c.total for c in contacts.values())
     # every imported message and call, as each import's summary records (verify checks the
     # summaries against the log and the messages against their batches): a handful of rows,
@@ -1249,7 +1319,7 @@ def analyse(
     )
     contact_channels = sorted(
         ((c, CHANNEL_LABELS.get(c, c), n) for c, n in con_channels.items()),
-        key=lambda x: -x[2],
+        key=lambda x: (-x[2], x[0]),
     )
     by_person = _by_person(incidents, people, contacts, contact_days)
 

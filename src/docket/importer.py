@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from docket import flag_store
+from docket import contact_store, flag_store
 from docket.errors import (
     DocketError,
     ImportFailed,
@@ -289,6 +289,9 @@ class _Writer:
         self.conn = conn
         self.raw = log.raw_connection(conn)
         self.postgres = dialect(conn) == "postgresql"
+        # the contacts kept 30 days at a time (docket.contact_store), gathered as batches go in
+        # (``run`` gives it the one ``prepare`` makes)
+        self.contacts = contact_store.Pending(self.raw, "sqlite")
         self.source_id = source_id
         self.options = options
         self.summary = summary
@@ -767,7 +770,9 @@ class _Writer:
             "INSERT INTO message_file (message_id, idx, sha256) VALUES (?, ?, ?)",
             self.batch_files,
         )
-        flag_store.add(self.raw, self.rows[0][0][0], self.rows[-1][0][0], self.batch_words)
+        first, last = self.rows[0][0][0], self.rows[-1][0][0]
+        flag_store.add(self.raw, first, last, self.batch_words)
+        self.contacts.add(first, last)
         self.rows.clear()
         self.batch_files.clear()
         self.batch_words.clear()
@@ -1230,6 +1235,7 @@ def run(
     summary.source_id = source_id
     flag_store.prepare(raw)  # the language flags kept cover every message already held
     writer = _Writer(conn, source_id, options, summary)
+    writer.contacts = contact_store.prepare(raw, dialect(conn))  # and the contacts kept
     context = Context(
         timezone=options.timezone,
         region=options.region,
@@ -1275,6 +1281,7 @@ def run(
         if collecting:
             gc.enable()
     writer.flush()
+    writer.contacts.write()  # the last contacts gathered, and the state that covers them
     _people(conn, writer, options, summary, name)
     if writer.new_me:
         stored_me = sorted(writer.me)

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy import Connection
 
-from docket import flag_store, importer
+from docket import contact_store, flag_store, importer
 from docket.ledger import log, merkle, tiles, timestamp
 from docket.ledger.note import NoteError, Verifier, open_checkpoint
 from docket.log_records import FILES_ADDED
@@ -504,6 +504,7 @@ def _verify(
     _check_projections(raw, report)
     _check_imports(raw, report, sources, batches)
     flag_store.check(raw, report)
+    contact_store.check(raw, report)
     _check_timestamps(raw, report, tsa_roots)
     if since_cp is not None and report.since is not None:
         _check_since(conn, report, since_cp, roots_at.get(since_cp.size))

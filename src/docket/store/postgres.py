@@ -32,7 +32,7 @@ from docket.errors import CaseNotFound, DatabaseUnavailable, ServerConfigError
 from docket.store.schema import meta as meta_table
 
 CASE_MIGRATIONS = Path(__file__).parent / "case_migrations"
-CASE_HEAD = "c0004"
+CASE_HEAD = "c0005"
 SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 SEALED_PREFIX = "sealed:v1:"
 

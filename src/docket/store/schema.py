@@ -265,3 +265,41 @@ flag_scan = Table(
     Column("through", Integer, nullable=False),  # messages: every one up to this id looked at
     PrimaryKeyConstraint("what", "language"),
 )
+
+
+# Each sender's contacts 30 days at a time (in parts: one per write), worked out when messages
+# are imported (see docket.contact_store): derived tables, checked by verify against the messages.
+contact_span = Table(
+    "contact_span",
+    metadata,
+    Column("sender_kind", Text, nullable=False),
+    Column("sender_platform", Text, nullable=False),
+    Column("sender_value", Text, nullable=False),
+    Column("span", Integer, nullable=False),  # the 30 UTC days from day 30 x span since 1970
+    Column("part", Integer, nullable=False),  # the last message id of the write that made it
+    Column("first", Integer, nullable=False),  # the first contact's time
+    Column("n", Integer, nullable=False),
+    Column("secs", Text, nullable=False),  # comma-joined seconds since 1970
+    Column("ids", Text, nullable=False),  # comma-joined message ids
+    Column("codes", Text, nullable=False),  # a kind-and-direction digit each
+    Column("channels", Text, nullable=False),  # comma-joined
+    PrimaryKeyConstraint("sender_kind", "sender_platform", "sender_value", "span", "part"),
+)
+
+contact_odd = Table(
+    "contact_odd",
+    metadata,
+    Column("sender_kind", Text, nullable=False),
+    Column("sender_platform", Text, nullable=False),
+    Column("sender_value", Text, nullable=False),
+    Column("message_id", Integer, ForeignKey("message.id"), nullable=False),
+    PrimaryKeyConstraint("sender_kind", "sender_platform", "sender_value", "message_id"),
+)
+
+contact_scan = Table(
+    "contact_scan",
+    metadata,
+    Column("id", Integer, primary_key=True),  # one row, id 1
+    Column("version", Text, nullable=False),  # contact_store.VERSION the rows were made with
+    Column("through", Integer, nullable=False),  # every message up to this id is in them
+)
