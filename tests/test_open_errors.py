@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from docket.api import Diary
 from docket.errors import (
@@ -103,8 +104,15 @@ def test_truncated_on_page_boundary(filled: Path) -> None:
 
 
 def test_corrupted_byte_in_a_data_page(filled: Path) -> None:
+    # a byte in the middle of the incident table's first page, which listing incidents reads
+    # (the middle of the file may hold pages it does not, such as the log's tree)
+    with Diary.open(filled, PASSPHRASE) as d, d._file.read() as conn:
+        root = conn.execute(
+            text("SELECT rootpage FROM sqlite_master WHERE name = 'incident'")
+        ).scalar_one()
+    assert root > 1
     data = bytearray(filled.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    data[(root - 1) * 4096 + 2048] ^= 0x01
     filled.write_bytes(bytes(data))
     before = digest(filled)
     with pytest.raises(DiaryDamaged) as info, Diary.open(filled, PASSPHRASE) as d:
