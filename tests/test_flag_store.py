@@ -186,6 +186,12 @@ def test_a_diary_from_before_kept_flags_gets_them_at_its_next_import(
     ],
 )
 def test_verify_reports_kept_flags_that_do_not_match(d: Diary, tamper: str, expected: str) -> None:
+    tampered_and_reported(d, tamper, expected)
+
+
+def tampered_and_reported(d: Diary, tamper: str, expected: str) -> None:
+    """A diary that verifies, changed by ``tamper``: verify reports the derived table changed,
+    with ``expected`` in one of its problems, and nothing else."""
     assert d.verify().ok
     sql(d, tamper)
     report = d.verify()

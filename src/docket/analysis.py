@@ -8,12 +8,14 @@ Nothing here says what the conduct is in law, and nothing adds up to a score or 
 (DESIGN §3, §8): police and prosecutors decide.
 
 Imported calls and messages count as *contacts* when their sender is in the register as a
-person responsible and they were not sent by the diary's owner. Counting reads only the sender
-index (migration 0006), a stretch of time at a time, each number's contacts in it as a few long
-strings rather than a row each (``_contacts``); language flags read only the messages the
-full-text index offers as candidates (on a server, also those whose words PostgreSQL's parser
-may read differently from FTS5, so that a server flags exactly what a diary file flags: see
-``docket.search``).
+person responsible and they were not sent by the diary's owner. Counting reads each number's
+contacts as a few long lists, a stretch of time at a time (``_contacts``): from the rows an
+import keeps 30 days at a time (``docket.contact_store``), or, until an import has kept every
+message's, from the sender index (migration 0006), never a row per contact. Language flags
+are read as kept when messages and entries were written (``docket.flag_store``); messages
+past those are searched among the candidates the full-text index offers (on a server, also
+those whose words PostgreSQL's parser may read differently from FTS5, so that a server flags
+exactly what a diary file flags: see ``docket.search``).
 """
 
 from __future__ import annotations

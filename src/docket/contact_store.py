@@ -146,21 +146,19 @@ def _group(contacts: Iterable[tuple[Any, ...]], into: Pending) -> int:
 
 
 class Pending:
-    """An import's contacts not written yet, by (sender, span), up to about ``_HELD``."""
+    """An import's contacts not written yet, by (sender, span), up to about ``_HELD`` (made by
+    ``prepare``, once the rows hold every message before the import's)."""
 
-    def __init__(self, raw: Any, db: str, keeping: bool = False) -> None:
+    def __init__(self, raw: Any, db: str) -> None:
         self.raw = raw
         self.db = db
         self.spans: dict[SpanKey, list[Contact]] = {}
         self.odd: list[Odd] = []
         self.count = 0
         self.through = 0  # the last message added
-        self.keeping = keeping  # False (not made by ``prepare``): this adds nothing
 
     def add(self, first: int, last: int) -> None:
         """Messages ``first`` to ``last`` (all after those added before)."""
-        if not self.keeping:
-            return
         self.count += _group(
             self.raw.execute(_contacts_sql(self.db) + " AND id BETWEEN ? AND ?", (first, last)),
             self,
@@ -171,8 +169,6 @@ class Pending:
 
     def write(self) -> None:
         """Writes what is held, in key order, as part ``through``, and the state."""
-        if not self.keeping:
-            return
         if self.odd:  # rare: no importer writes such a time or channel
             self.raw.executemany(
                 "INSERT INTO contact_odd (sender_kind, sender_platform, sender_value, "
@@ -200,7 +196,7 @@ def prepare(raw: Any, db: str) -> Pending:
         raw.execute("DELETE FROM contact_span")
         raw.execute("DELETE FROM contact_odd")
         through = 0
-    pending = Pending(raw, db, keeping=True)
+    pending = Pending(raw, db)
     for first in range(through + 1, last + 1, _PAGE):
         pending.add(first, min(first + _PAGE - 1, last))
     pending.through = last

@@ -284,14 +284,18 @@ class _Writer:
     """
 
     def __init__(
-        self, conn: Connection, source_id: int, options: Options, summary: Summary
+        self,
+        conn: Connection,
+        source_id: int,
+        options: Options,
+        summary: Summary,
+        contacts: contact_store.Pending,
     ) -> None:
         self.conn = conn
         self.raw = log.raw_connection(conn)
         self.postgres = dialect(conn) == "postgresql"
         # the contacts kept 30 days at a time (docket.contact_store), gathered as batches go in
-        # (``run`` gives it the one ``prepare`` makes)
-        self.contacts = contact_store.Pending(self.raw, "sqlite")
+        self.contacts = contacts
         self.source_id = source_id
         self.options = options
         self.summary = summary
@@ -1234,8 +1238,8 @@ def run(
     )
     summary.source_id = source_id
     flag_store.prepare(raw)  # the language flags kept cover every message already held
-    writer = _Writer(conn, source_id, options, summary)
-    writer.contacts = contact_store.prepare(raw, dialect(conn))  # and the contacts kept
+    contacts = contact_store.prepare(raw, dialect(conn))  # and the contacts kept
+    writer = _Writer(conn, source_id, options, summary, contacts)
     context = Context(
         timezone=options.timezone,
         region=options.region,
